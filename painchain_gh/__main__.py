@@ -1,0 +1,5 @@
+"""Allow ``python -m painchain_gh``."""
+
+from painchain_gh.cli import main
+
+main()

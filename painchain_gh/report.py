@@ -1,0 +1,148 @@
+"""What a run tells people and machines: log setup (text or JSON lines) and the summary lines.
+
+Logs go to stderr; stdout is reserved for ``--dry-run`` events. Every record passes through
+a redacting filter that replaces any known secret, as a last line of defence.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+from painchain_gh.poll import RepoResult
+from painchain_gh.sync import SyncReport
+from painchain_gh.timeutil import format_time
+
+log = logging.getLogger("painchain_gh")
+
+
+class RedactSecrets(logging.Filter):
+    """Replaces every registered secret in a record's message and fields with ``***``."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.secrets = {secret for secret in secrets if len(secret) >= 4}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact in place; never drops a record."""
+        if self.secrets:
+            record.msg = self._redact(record.getMessage())
+            record.args = None
+            fields = getattr(record, "fields", None)
+            if isinstance(fields, dict):
+                record.fields = json.loads(self._redact(json.dumps(fields)))
+        return True
+
+    def _redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, message and the record's ``fields``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format ``record`` as JSON."""
+        payload: dict[str, Any] = {
+            "time": format_time(record.created),
+            "level": record.levelname.lower(),
+            "message": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            payload.update(fields)
+        return json.dumps(payload, default=str, ensure_ascii=False)
+
+
+def configure_logging(*, json_format: bool, verbose: bool, secrets: Iterable[str] = ()) -> RedactSecrets:
+    """Send the package's logs to stderr in the chosen format; returns the redactor to add secrets to."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if json_format else logging.Formatter("%(levelname)s %(message)s"))
+    redactor = RedactSecrets(secrets)
+    handler.addFilter(redactor)
+    log.handlers[:] = [handler]
+    log.setLevel(logging.DEBUG if verbose else logging.INFO)
+    log.propagate = False
+    return redactor
+
+
+def log_result(result: RepoResult) -> None:
+    """One line per repository: new, forwarded, ignored, errors."""
+    job = result.job
+    fields: dict[str, Any] = {
+        "event": "repository",
+        "integration": job.integration.id,
+        "tenant": job.integration.tenant_id,
+        "repository": job.repository.full_name,
+        "status": result.status,
+        "new": result.new,
+        "forwarded": result.forwarded,
+        "ignored": result.ignored,
+        "dead_lettered": result.dead_lettered,
+        "duration_ms": round(result.seconds * 1000),
+    }
+    if result.error:
+        fields["error"] = result.error
+    if result.status == "not_due":
+        log.debug("%s: not due yet (polling interval)", job.label, extra={"fields": fields})
+        return
+    text = (
+        f"{job.label}: {result.status}, {result.new} new, {result.forwarded} forwarded, "
+        f"{result.ignored} ignored, {result.dead_lettered} dead-lettered"
+    )
+    if result.error:
+        text += f" - {result.error}"
+    level = logging.WARNING if result.status in {"failed", "deferred"} or result.dead_lettered else logging.INFO
+    log.log(level, text, extra={"fields": fields})
+    if result.gap:
+        start, end = result.gap
+        log.warning(
+            "%s: GitHub's Events API window (300 events, 30 days) does not reach back to the last event seen; "
+            "events between %s and %s may be missing",
+            job.label,
+            format_time(start),
+            format_time(end),
+            extra={"fields": {**fields, "event": "gap", "gap_from": format_time(start), "gap_to": format_time(end)}},
+        )
+
+
+def summary_fields(report: SyncReport) -> dict[str, Any]:
+    """The numbers of a run, as logged and exported."""
+    return {
+        "event": "summary",
+        "repositories": len(report.results),
+        "synced": report.count("synced"),
+        "not_modified": report.count("not_modified"),
+        "not_due": report.count("not_due"),
+        "failed": report.count("failed"),
+        "deferred": report.count("deferred"),
+        "invalid_integrations": len(report.invalid),
+        "forwarded": report.forwarded,
+        "dead_lettered": report.dead_lettered,
+        "gaps": report.gaps,
+        "github_requests": sum(budget.requests for budget in report.budgets),
+        "github_units": sum(budget.units_spent for budget in report.budgets),
+        "duration_ms": round(report.seconds * 1000),
+        "exit_code": int(report.exit_code()),
+    }
+
+
+def log_summary(report: SyncReport) -> None:
+    """The final line of a run."""
+    fields = summary_fields(report)
+    text = (
+        f"sync finished in {report.seconds:.1f}s: {fields['repositories']} repositories "
+        f"({fields['synced']} synced, {fields['not_modified']} not modified, {fields['not_due']} not due, "
+        f"{fields['failed']} failed, {fields['deferred']} deferred), {fields['forwarded']} events forwarded, "
+        f"{fields['dead_lettered']} dead-lettered, {fields['invalid_integrations']} invalid integrations, "
+        f"{fields['gaps']} possible gaps, {fields['github_requests']} GitHub requests "
+        f"({fields['github_units']} rate-limit units)"
+    )
+    if report.fatal:
+        text += f"; stopped: {report.fatal}"
+    level = logging.INFO if report.exit_code() == 0 else logging.WARNING
+    log.log(level, text, extra={"fields": fields})

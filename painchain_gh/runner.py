@@ -1,0 +1,222 @@
+"""Wires one command run together: settings → clients → integrations → jobs → store → sync.
+
+This is the only place that creates network sessions and state stores; the CLI hands it
+validated :class:`Settings` and turns its result (or its exception) into output and an
+exit code.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import requests
+from pydantic import SecretStr, ValidationError
+
+from painchain_gh.backend import BackendClient
+from painchain_gh.errors import BackendError, StateError, UsageError
+from painchain_gh.forward import BackendSink, PrintSink, Sink
+from painchain_gh.github import GitHubClient, TokenBudget
+from painchain_gh.http import Deadline, RetryPolicy, new_session
+from painchain_gh.jobs import RepoJob, Shard, build_jobs
+from painchain_gh.models import Integration, IntegrationSelection, describe_validation_error, select_integrations
+from painchain_gh.poll import PollSettings, RepoResult
+from painchain_gh.registration import CONNECTOR_TYPE
+from painchain_gh.store.backend_store import BackendStore
+from painchain_gh.store.base import ReadOnlyStore, StateStore
+from painchain_gh.store.deadletter import DeadLetterFile
+from painchain_gh.store.file_store import FileStore, companion
+from painchain_gh.sync import SyncReport, run_sync
+from painchain_gh.timeutil import format_time
+
+log = logging.getLogger("painchain_gh")
+
+ADHOC_INTEGRATION_ID = "adhoc"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a command needs, already validated by the CLI."""
+
+    backend_url: str = "http://localhost:8000/api"
+    backend_token: SecretStr | None = None
+    github_api_url: str = "https://api.github.com"
+    github_token: SecretStr | None = None
+    repos: tuple[str, ...] = ()
+    dry_run: bool = False
+    state_kind: str = "file"
+    state_file: Path = Path("state.json")
+    initial_lookback: float = 86400.0
+    max_runtime: float = 50.0
+    concurrency: int = 8
+    per_token_concurrency: int = 4
+    rate_limit_reserve: int = 100
+    polling_interval: int | None = None
+    force: bool = False
+    allowed_hosts: frozenset[str] = frozenset({"api.github.com"})
+    shard: Shard | None = None
+    lock_timeout: float = 0.0
+    retry_base_delay: float = 0.5
+
+    @property
+    def dead_letter_file(self) -> Path:
+        """Rejected events live beside the state file."""
+        return companion(self.state_file, ".deadletter.jsonl")
+
+
+def adhoc_integration(repos: tuple[str, ...], token: SecretStr | None) -> Integration:
+    """An integration built from ``--repo OWNER/NAME`` flags, for debugging without a backend."""
+    repositories = []
+    for text in repos:
+        owner, slash, name = text.partition("/")
+        if not slash or "/" in name:
+            raise UsageError(f"--repo must be OWNER/NAME, not {text!r}")
+        repositories.append({"owner": owner, "repo": name})
+    config = {"token": token.get_secret_value() if token else None, "repositories": repositories}
+    try:
+        return Integration.model_validate(
+            {"id": ADHOC_INTEGRATION_ID, "type": "github", "name": "command line", "config": config}
+        )
+    except ValidationError as error:
+        raise UsageError(f"--repo: {describe_validation_error(error)}") from None
+
+
+class Runner:
+    """One command's clients and state, created from :class:`Settings`."""
+
+    def __init__(self, settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.settings = settings
+        self.deadline = Deadline(settings.max_runtime)
+        self.session: requests.Session = new_session(pool_size=settings.concurrency * 2)
+        self.policy = RetryPolicy(base_delay=settings.retry_base_delay)
+        self.sleep = sleep
+        self.backend = BackendClient(
+            session=self.session,
+            base_url=settings.backend_url,
+            token=settings.backend_token,
+            deadline=self.deadline,
+            policy=self.policy,
+            sleep=sleep,
+        )
+
+    def github_client(self, api_url: str, token: SecretStr | None, budget: TokenBudget) -> GitHubClient:
+        """A GitHub client sharing this run's session, deadline and retry policy."""
+        return GitHubClient(
+            session=self.session,
+            api_url=api_url,
+            token=token,
+            budget=budget,
+            deadline=self.deadline,
+            policy=self.policy,
+            sleep=self.sleep,
+        )
+
+    def integrations(self) -> IntegrationSelection:
+        """The ad-hoc integration, or the backend's valid active GitHub integrations."""
+        if self.settings.repos:
+            return IntegrationSelection([adhoc_integration(self.settings.repos, self.settings.github_token)], [], 0)
+        return select_integrations(self.backend.list_integrations())
+
+    def jobs(self, selection: IntegrationSelection) -> tuple[list[RepoJob], IntegrationSelection]:
+        """Jobs of this shard, and the selection with integrations refused for their apiUrl added."""
+        allowed = self.settings.allowed_hosts | {_netloc(self.settings.github_api_url)}
+        jobs, refused = build_jobs(
+            selection.valid,
+            default_api_url=self.settings.github_api_url,
+            allowed_hosts=frozenset(host.lower() for host in allowed),
+            default_interval=self.settings.polling_interval,
+            shard=self.settings.shard,
+        )
+        return jobs, IntegrationSelection(selection.valid, selection.invalid + refused, selection.disabled)
+
+    @contextmanager
+    def state_store(self, integrations: list[Integration]) -> Iterator[StateStore]:
+        """The configured store, locked and loaded; read-only in a dry run."""
+        if self.settings.state_kind == "backend":
+            backend_store = BackendStore(self.backend, integrations)
+            yield ReadOnlyStore(backend_store) if self.settings.dry_run else backend_store
+            return
+        if self.settings.dry_run:
+            yield ReadOnlyStore(FileStore(self.settings.state_file).load_readonly())
+            return
+        store = FileStore(self.settings.state_file, lock_timeout=self.settings.lock_timeout).open()
+        try:
+            yield store
+        finally:
+            store.close()
+
+    def register(self) -> None:
+        """Register the connector type with the backend."""
+        self.backend.register_type(CONNECTOR_TYPE)
+
+    def _register_quietly(self) -> None:
+        """Register the type once per sync; the backend only accepts it from a logged-in user."""
+        if self.settings.backend_token is None:
+            log.debug("connector type not registered: BACKEND_API_TOKEN is not set")
+            return
+        try:
+            self.register()
+        except BackendError as error:
+            log.warning("connector type not registered (sync goes on): %s", error)
+
+    def sync(self, on_result: Callable[[RepoResult], None]) -> SyncReport:
+        """The whole ``sync`` command."""
+        settings = self.settings
+        if not settings.dry_run and not settings.repos:
+            self._register_quietly()
+        selection = self.integrations()
+        jobs, selection = self.jobs(selection)
+        for invalid in selection.invalid:
+            log.error("%s skipped: %s", invalid.label, invalid.reason)
+        sink: Sink = PrintSink() if settings.dry_run else BackendSink(self.backend)
+        with self.state_store(selection.valid) as store:
+            report = run_sync(
+                jobs,
+                store=store,
+                sink=sink,
+                client_factory=self.github_client,
+                settings=PollSettings(initial_lookback=int(settings.initial_lookback), force=settings.force),
+                concurrency=settings.concurrency,
+                rate_limit_reserve=settings.rate_limit_reserve,
+                per_token_concurrency=settings.per_token_concurrency,
+                dead_letters=None if settings.dry_run else DeadLetterFile(settings.dead_letter_file),
+                deadline_expired=self.deadline.expired,
+                on_result=on_result,
+            )
+            report.invalid = selection.invalid
+            self._finish_integrations(jobs, report, store)
+        return report
+
+    def _finish_integrations(self, jobs: list[RepoJob], report: SyncReport, store: StateStore) -> None:
+        """Per integration: let the store write its cursors, then ``PUT lastSync`` if all went well."""
+        if self.settings.dry_run or report.fatal:
+            return
+        by_integration: dict[str, list[RepoResult]] = {}
+        for result in report.results:
+            by_integration.setdefault(result.job.integration.id, []).append(result)
+        for integration_id, results in by_integration.items():
+            try:
+                store.finish_integration(integration_id, [result.job.key for result in results])
+            except StateError as error:
+                log.error("%s", error)
+                report.state_errors.append(str(error))
+                continue
+            if integration_id == ADHOC_INTEGRATION_ID:
+                continue
+            if any(result.status in {"failed", "deferred"} for result in results):
+                continue
+            if all(result.status == "not_due" for result in results):
+                continue
+            try:
+                self.backend.put_integration(integration_id, {"lastSync": format_time(time.time())})
+            except BackendError as error:
+                log.warning("lastSync of integration %s not recorded: %s", integration_id, error)
+
+
+def _netloc(url: str) -> str:
+    return urlsplit(url).netloc

@@ -1,0 +1,209 @@
+"""Cursors kept in the PainChain backend, under each integration's ``config.cursor``.
+
+This makes CronJob pods stateless. The backend has no cursor endpoint and ``PUT`` replaces
+the whole config, so every write is a read-modify-write done immediately before writing:
+``GET /integrations/{id}``, change only ``config.cursor``, ``PUT`` the config exactly as read
+(a token is only ever sent back in the same form it was just read). Shards write their own
+repositories' entries and verify them after writing, retrying when another shard's write
+crossed theirs. Each repository's cursor is bounded (:data:`EVENTS_BOUND` event ids and
+:data:`RUNS_BOUND` runs, a few kilobytes at most).
+
+If a write fails the run reports it and exits non-zero; the next run re-sends at most that
+run's events (which a backend with ``externalId`` deduplication stores once).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import ValidationError
+
+from painchain_gh.backend import BackendClient
+from painchain_gh.cursor import EventsCursor, RepoState, RunsCursor, mark_event, mark_run
+from painchain_gh.errors import BackendError, StateError
+from painchain_gh.models import Integration
+from painchain_gh.store.model import STATE_VERSION, StateFile
+
+log = logging.getLogger("painchain_gh")
+
+EVENTS_BOUND = 200
+RUNS_BOUND = 100
+WRITE_ATTEMPTS = 3
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """``tenant/integration/owner/repo`` → (integration id, ``owner/repo``)."""
+    parts = key.split("/")
+    if len(parts) != 4:
+        raise StateError(f"unexpected state key {key!r}")
+    return parts[1], f"{parts[2]}/{parts[3]}"
+
+
+def compact(state: RepoState) -> RepoState:
+    """The same cursor within the backend bounds (oldest entries fold into the floor)."""
+    events = EventsCursor(floor=state.events.floor, etag=state.events.etag, etag_owner=state.events.etag_owner)
+    for event_id, created in sorted(state.events.seen.items(), key=lambda item: item[1]):
+        mark_event(events, event_id, created, window=EVENTS_BOUND)
+    runs = RunsCursor(floor=state.runs.floor, etag=state.runs.etag, etag_owner=state.runs.etag_owner)
+    for run_id, (created, run_state) in sorted(state.runs.runs.items(), key=lambda item: item[1][0]):
+        mark_run(runs, run_id, created, run_state, window=RUNS_BOUND)
+    return RepoState(last_polled_at=state.last_polled_at, poll_interval=state.poll_interval, events=events, runs=runs)
+
+
+def parse_cursor(raw: object, *, label: str) -> dict[str, RepoState]:
+    """The repositories' cursors stored in one integration; unreadable entries are reported and skipped."""
+    if raw is None:
+        return {}
+    repos = raw.get("repos") if isinstance(raw, dict) else None
+    if not isinstance(repos, dict):
+        log.error("%s: config.cursor is not a painchain-gh cursor; its repositories start over", label)
+        return {}
+    if isinstance(raw, dict) and isinstance(raw.get("version"), int) and raw["version"] > STATE_VERSION:
+        raise StateError(f"{label}: config.cursor has a newer format version ({raw['version']}); upgrade painchain-gh")
+    parsed: dict[str, RepoState] = {}
+    for name, value in repos.items():
+        try:
+            parsed[str(name)] = RepoState.model_validate(value)
+        except ValidationError:
+            log.error("%s: the cursor of %s is unreadable; it starts over", label, name)
+    return parsed
+
+
+class BackendStore:
+    """Cursors in ``config.cursor`` of each integration."""
+
+    def __init__(self, backend: BackendClient, integrations: Iterable[Integration]) -> None:
+        self._backend = backend
+        self._labels = {integration.id: integration.label for integration in integrations}
+        self._cursors: dict[str, dict[str, RepoState]] = {}
+        self._raw = {integration.id: integration.config.cursor for integration in integrations}
+        self._dirty: dict[str, set[str]] = {}
+        self._mutex = threading.Lock()
+        self.failures: list[str] = []
+
+    def _cursor(self, integration_id: str) -> dict[str, RepoState]:
+        if integration_id not in self._cursors:
+            label = self._labels.get(integration_id, f"integration {integration_id}")
+            self._cursors[integration_id] = parse_cursor(self._raw.get(integration_id), label=label)
+        return self._cursors[integration_id]
+
+    def get(self, key: str) -> RepoState:
+        """A copy of the stored state of ``key``."""
+        integration_id, repo = split_key(key)
+        with self._mutex:
+            stored = self._cursor(integration_id).get(repo)
+            return stored.model_copy(deep=True) if stored else RepoState()
+
+    def record_event(self, key: str, event_id: str, created_at: int) -> None:
+        """Kept in memory; written with the integration's cursor."""
+        integration_id, repo = split_key(key)
+        with self._mutex:
+            mark_event(self._cursor(integration_id).setdefault(repo, RepoState()).events, event_id, created_at)
+            self._dirty.setdefault(integration_id, set()).add(repo)
+
+    def record_run(self, key: str, run_id: str, created_at: int, state: str) -> None:
+        """Kept in memory; written with the integration's cursor."""
+        integration_id, repo = split_key(key)
+        with self._mutex:
+            mark_run(self._cursor(integration_id).setdefault(repo, RepoState()).runs, run_id, created_at, state)
+            self._dirty.setdefault(integration_id, set()).add(repo)
+
+    def commit_repo(self, key: str, state: RepoState) -> None:
+        """Kept in memory; written with the integration's cursor."""
+        integration_id, repo = split_key(key)
+        with self._mutex:
+            cursor = self._cursor(integration_id)
+            if cursor.get(repo) != state:
+                cursor[repo] = state.model_copy(deep=True)
+                self._dirty.setdefault(integration_id, set()).add(repo)
+
+    def finish_integration(self, integration_id: str, keys: Iterable[str]) -> None:
+        """Write the changed repositories' cursors of this integration (read-modify-write, verified)."""
+        with self._mutex:
+            changed = {
+                repo: compact(self._cursor(integration_id)[repo]) for repo in self._dirty.pop(integration_id, ())
+            }
+        if not changed:
+            return
+        label = self._labels.get(integration_id, f"integration {integration_id}")
+        try:
+            write_cursor(self._backend, integration_id, changed, label=label)
+        except (BackendError, StateError) as error:
+            message = f"{label}: cursor not saved in the backend ({error}); the next run may re-send this run's events"
+            self.failures.append(message)
+            raise StateError(message) from None
+
+    def close(self) -> None:
+        """Nothing left: every integration was written in finish_integration."""
+
+
+def write_cursor(backend: BackendClient, integration_id: str, changed: dict[str, RepoState], *, label: str) -> None:
+    """Merge ``changed`` into ``config.cursor`` of a freshly read integration, PUT it, and verify."""
+    wanted = {repo: state.model_dump(mode="json") for repo, state in changed.items()}
+    for _ in range(WRITE_ATTEMPTS):
+        fresh = backend.get_integration(integration_id)
+        if fresh is None or not isinstance(fresh.get("config"), dict):
+            raise StateError(f"{label} is gone from the backend")
+        config: dict[str, Any] = fresh["config"]
+        cursor = config.get("cursor")
+        repos = cursor.get("repos") if isinstance(cursor, dict) else None
+        repos = repos if isinstance(repos, dict) else {}
+        config["cursor"] = {"version": STATE_VERSION, "repos": {**repos, **wanted}}
+        backend.put_integration(integration_id, {"config": config})
+        check = backend.get_integration(integration_id) or {}
+        stored = (check.get("config") or {}).get("cursor") or {}
+        stored_repos = stored.get("repos") if isinstance(stored, dict) else None
+        if isinstance(stored_repos, dict) and all(stored_repos.get(repo) == value for repo, value in wanted.items()):
+            return
+    raise StateError(f"{label}: another writer kept replacing config.cursor")
+
+
+def load_backend_state(backend: BackendClient) -> StateFile:
+    """Every GitHub integration's cursors as one state (for ``state show`` and ``state export``)."""
+    from painchain_gh.models import select_integrations  # noqa: PLC0415 - avoids a cycle at import
+
+    state = StateFile()
+    for integration in select_integrations(backend.list_integrations()).valid:
+        tenant = integration.tenant_id or "-"
+        for repo, value in parse_cursor(integration.config.cursor, label=integration.label).items():
+            state.repos[f"{tenant}/{integration.id}/{repo}".lower()] = value
+    return state
+
+
+def import_backend_state(backend: BackendClient, state: StateFile) -> None:
+    """Write an exported state's cursors into their integrations."""
+    grouped: dict[str, dict[str, RepoState]] = {}
+    for key, value in state.repos.items():
+        integration_id, repo = split_key(key)
+        grouped.setdefault(integration_id, {})[repo] = value
+    for integration_id, repos in grouped.items():
+        write_cursor(
+            backend,
+            integration_id,
+            {repo: compact(v) for repo, v in repos.items()},
+            label=f"integration {integration_id}",
+        )
+
+
+def reset_backend_state(backend: BackendClient, *, repo: str | None) -> str:
+    """Remove cursors (all, or one repository's) from every GitHub integration."""
+    from painchain_gh.models import select_integrations  # noqa: PLC0415
+
+    touched = 0
+    for integration in select_integrations(backend.list_integrations()).valid:
+        fresh = backend.get_integration(integration.id)
+        config = fresh.get("config") if fresh else None
+        if not isinstance(config, dict) or "cursor" not in config:
+            continue
+        if repo is None:
+            del config["cursor"]
+        else:
+            repos = (config["cursor"] or {}).get("repos") or {}
+            if repos.pop(repo.lower(), None) is None:
+                continue
+        backend.put_integration(integration.id, {"config": config})
+        touched += 1
+    return f"cursors removed from {touched} integration(s)"

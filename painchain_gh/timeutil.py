@@ -1,0 +1,41 @@
+"""Parsing and formatting of GitHub timestamps and human durations (pure)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_time(value: object) -> int | None:
+    """Epoch seconds of an ISO-8601 timestamp such as ``2026-11-25T10:03:12Z``; None if not one."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    try:
+        return int(parsed.timestamp())
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def format_time(epoch: float) -> str:
+    """ISO-8601 UTC with a ``Z`` suffix, second precision."""
+    return datetime.fromtimestamp(int(epoch), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_duration(value: str) -> float:
+    """Seconds in ``90``, ``45s``, ``15m``, ``24h`` or ``7d``; raises ValueError otherwise."""
+    match = _DURATION.match(value)
+    if not match:
+        raise ValueError(f"not a duration: {value!r} (use e.g. 45s, 15m, 24h, 7d)")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]

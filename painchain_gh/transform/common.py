@@ -1,0 +1,116 @@
+"""Shared pieces of the transforms: the output type, the repository context, safe accessors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+CONNECTOR = "github"
+
+
+@dataclass(frozen=True)
+class RepoContext:
+    """What a transform needs to know about where an object came from."""
+
+    owner: str
+    repo: str
+    integration_id: str
+    tags: tuple[str, ...] = ()
+    web_url: str = "https://github.com"
+
+    @property
+    def project(self) -> str:
+        """``owner/repo``, the PainChain project."""
+        return f"{self.owner}/{self.repo}"
+
+    @property
+    def repo_url(self) -> str:
+        """The repository's page."""
+        return f"{self.web_url}/{self.owner}/{self.repo}"
+
+
+@dataclass(frozen=True)
+class PainChainEvent:
+    """One event for ``POST /events``; ``sort_key`` orders a repository's events oldest first."""
+
+    title: str
+    project: str
+    timestamp: str
+    external_id: str
+    integration_id: str
+    data: dict[str, Any] = field(default_factory=dict)
+    sort_key: tuple[int, int] = (0, 0)
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body the backend expects (CONTRACT.md, "Events")."""
+        return {
+            "title": self.title,
+            "connector": CONNECTOR,
+            "project": self.project,
+            "timestamp": self.timestamp,
+            "integrationId": self.integration_id,
+            "externalId": self.external_id,
+            "data": self.data,
+        }
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A raw object that produces no event, and why (e.g. ``unsupported:WatchEvent``)."""
+
+    reason: str
+
+
+def as_dict(value: object) -> Mapping[str, Any]:
+    """``value`` if it is a JSON object, else an empty one."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def as_str(value: object) -> str | None:
+    """``value`` if it is a non-empty string (numbers are accepted as ids), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    return value if isinstance(value, str) and value else None
+
+
+def as_int(value: object) -> int | None:
+    """``value`` as an int if it is one (or a string of digits), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit() and len(value) < 30:
+        return int(value)
+    return None
+
+
+def login(value: object) -> str | None:
+    """The ``login`` of a GitHub user object."""
+    return as_str(as_dict(value).get("login"))
+
+
+def first_line(text: object, limit: int = 200) -> str | None:
+    """The first line of a commit message or body, cut to ``limit`` characters."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    line = text.strip().splitlines()[0]
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def base_data(
+    *, event_type: str, action: str, author: str, url: str, external_id: str, ctx: RepoContext
+) -> dict[str, Any]:
+    """The ``data`` fields every event carries."""
+    return {
+        "event_type": event_type,
+        "action": action,
+        "author": author,
+        "url": url,
+        "repository": ctx.project,
+        "tags": list(ctx.tags),
+        "external_id": external_id,
+        "integration_id": ctx.integration_id,
+    }

@@ -1,0 +1,7 @@
+"""Fake GitHub and PainChain backend servers (real HTTP on 127.0.0.1) for end-to-end tests."""
+
+from ._server import RecordedRequest
+from .backend import FakeBackend, StoredEvent
+from .github import FakeGitHub, RepoData, TokenSpec
+
+__all__ = ["FakeBackend", "FakeGitHub", "RecordedRequest", "RepoData", "StoredEvent", "TokenSpec"]
