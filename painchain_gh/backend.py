@@ -21,7 +21,7 @@ from painchain_gh.errors import (
     BackendTemporaryError,
     BackendUnavailable,
 )
-from painchain_gh.http import Deadline, RetryPolicy, Sleep, parse_retry_after
+from painchain_gh.http import USER_AGENT, Deadline, RetryPolicy, Sleep, parse_retry_after
 
 _TEMPORARY = frozenset({408, 429})
 
@@ -77,7 +77,7 @@ class BackendClient:
     def _send(
         self, method: str, path: str, *, json: Any = None, headers: dict[str, str] | None = None
     ) -> requests.Response:
-        all_headers = {"Accept": "application/json", **(headers or {})}
+        all_headers = {"Accept": "application/json", "User-Agent": USER_AGENT, **(headers or {})}
         if self._token is not None:
             all_headers["Authorization"] = f"Bearer {self._token.get_secret_value()}"
         where = f"{method} {path}"

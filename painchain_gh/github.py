@@ -28,7 +28,7 @@ from painchain_gh.errors import (
     GitHubRepoError,
     GitHubTemporaryError,
 )
-from painchain_gh.http import Deadline, RetryPolicy, Sleep, parse_retry_after
+from painchain_gh.http import USER_AGENT, Deadline, RetryPolicy, Sleep, parse_retry_after
 from painchain_gh.timeutil import format_time
 
 API_VERSION = "2022-11-28"
@@ -203,7 +203,11 @@ class GitHubClient:
         return Page(status=200, items=items, etag=response.headers.get("ETag"), next_url=next_url, poll_interval=poll)
 
     def _request(self, url: str, *, etag: str | None) -> requests.Response:
-        headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION}
+        headers = {
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": API_VERSION,
+            "User-Agent": USER_AGENT,
+        }
         if self._token is not None:
             headers["Authorization"] = f"Bearer {self._token.get_secret_value()}"
         if etag:
