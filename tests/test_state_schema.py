@@ -24,12 +24,18 @@ def current_schema() -> str:
 def test_state_schema_is_up_to_date() -> None:
     if os.environ.get("UPDATE_SCHEMA"):
         SCHEMA.write_text(current_schema(), encoding="utf-8")
-    assert SCHEMA.read_text(encoding="utf-8") == current_schema(), "run UPDATE_SCHEMA=1 pytest tests/test_state_schema.py"
+    assert SCHEMA.read_text(encoding="utf-8") == current_schema(), (
+        "run UPDATE_SCHEMA=1 pytest tests/test_state_schema.py"
+    )
 
 
 def test_a_written_state_validates_against_its_model() -> None:
-    state = StateFile.model_validate({
-        "version": 1,
-        "repos": {"-/int1/acme/api": {"events": {"floor": 1, "seen": {"42": 2}}, "runs": {"runs": {"7": [2, "1:queued"]}}}},
-    })
+    state = StateFile.model_validate(
+        {
+            "version": 1,
+            "repos": {
+                "-/int1/acme/api": {"events": {"floor": 1, "seen": {"42": 2}}, "runs": {"runs": {"7": [2, "1:queued"]}}}
+            },
+        }
+    )
     assert StateFile.model_validate_json(state.model_dump_json()) == state
