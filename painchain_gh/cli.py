@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -114,7 +115,8 @@ def _state_path(state_file: Path | None, shard: object) -> Path:
     return path
 
 
-def _setup_logging(log_format: str, verbose: bool) -> None:
+def _setup_logging(log_format: str, verbose: bool) -> bool:
+    """Configure logs on stderr; True when a person is watching (text logs on a terminal)."""
     from painchain_gh.report import configure_logging  # noqa: PLC0415
 
     if log_format not in {"auto", "text", "json"}:
@@ -122,6 +124,7 @@ def _setup_logging(log_format: str, verbose: bool) -> None:
     json_format = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
     secrets = [os.environ.get(name, "") for name in ("GITHUB_TOKEN", "BACKEND_API_TOKEN")]
     configure_logging(json_format=json_format, verbose=verbose, secrets=secrets)
+    return not json_format and sys.stderr.isatty()
 
 
 LogFormat = Annotated[
@@ -251,12 +254,19 @@ def sync(
         ),
     ] = None,
     lock_timeout: Annotated[str, typer.Option(help="Wait this long for another sync's lock.")] = "0s",
+    metrics_file: Annotated[
+        Path | None,
+        typer.Option(envvar="PAINCHAIN_GH_METRICS_FILE", help="Write the run's metrics here (node-exporter textfile)."),
+    ] = None,
+    pushgateway: Annotated[
+        str | None, typer.Option(envvar="PAINCHAIN_GH_PUSHGATEWAY", help="Push the run's metrics to this Pushgateway.")
+    ] = None,
     log_format: LogFormat = "auto",
     verbose: Verbose = False,
 ) -> None:
     """Poll every configured repository once, forward new events, record cursors, exit."""
     with _known_errors():
-        _setup_logging(log_format, verbose)
+        interactive = _setup_logging(log_format, verbose)
         settings = build_settings(
             repo=repo,
             dry_run=dry_run,
@@ -272,13 +282,42 @@ def sync(
             allow_api_host=allow_api_host,
             lock_timeout=lock_timeout,
         )
-        from painchain_gh.report import log_result, log_summary  # noqa: PLC0415
-        from painchain_gh.runner import Runner  # noqa: PLC0415
+    from painchain_gh.errors import PainChainError as KnownError  # noqa: PLC0415
+    from painchain_gh.report import Progress, log_result, log_summary, print_summary_table  # noqa: PLC0415
+    from painchain_gh.runner import Runner  # noqa: PLC0415
+    from painchain_gh.sync import SyncReport  # noqa: PLC0415
 
-        report = Runner(settings).sync(on_result=log_result)
-        log_summary(report)
-        code = report.exit_code()
-    raise typer.Exit(int(code))
+    progress = Progress(enabled=interactive)
+    try:
+        runner = Runner(settings)
+        signal.signal(signal.SIGTERM, lambda *_: runner.deadline.expire())  # stop cleanly, state saved
+        report = runner.sync(on_result=progress.wrap(log_result), on_jobs=progress.start)
+    except KnownError as error:
+        report = SyncReport(fatal=str(error), fatal_code=error.exit_code)
+        log.error("%s", error, extra={"fields": {"event": "error", "exit_code": int(error.exit_code)}})
+    finally:
+        progress.finish()
+    _export_metrics(report, metrics_file=metrics_file, pushgateway=pushgateway, shard=settings.shard)
+    log_summary(report)
+    if interactive:
+        print_summary_table(report)
+    raise typer.Exit(int(report.exit_code()))
+
+
+def _export_metrics(report: object, *, metrics_file: Path | None, pushgateway: str | None, shard: object) -> None:
+    """Write or push the run's metrics; a failure here is a warning, never the run's outcome."""
+    if metrics_file is None and pushgateway is None:
+        return
+    from painchain_gh.metrics import push_metrics, write_metrics_file  # noqa: PLC0415
+
+    try:
+        if metrics_file is not None:
+            write_metrics_file(metrics_file, report)  # type: ignore[arg-type]
+        if pushgateway is not None:
+            grouping = {"shard": f"{shard.index}-of-{shard.count}"} if shard is not None else {}  # type: ignore[attr-defined]
+            push_metrics(pushgateway, report, grouping=grouping)  # type: ignore[arg-type]
+    except (OSError, ValueError) as error:
+        log.warning("metrics not exported: %s", error)
 
 
 @app.command()
@@ -290,6 +329,28 @@ def register(log_format: LogFormat = "auto") -> None:
 
         Runner(build_settings()).register()
         log.info("connector type 'github' registered")
+
+
+@app.command()
+def check(
+    repo: Annotated[
+        list[str] | None, typer.Option("--repo", metavar="OWNER/NAME", help="Check these repositories instead.")
+    ] = None,
+    allow_api_host: Annotated[list[str] | None, typer.Option("--allow-api-host", metavar="HOST")] = None,
+) -> None:
+    """Verify the backend, each integration, each token (scopes, rate limit) and each repository."""
+    with _known_errors():
+        from painchain_gh.check import render, run_checks  # noqa: PLC0415
+        from painchain_gh.runner import Runner  # noqa: PLC0415
+
+        rows = run_checks(Runner(build_settings(repo=repo, allow_api_host=allow_api_host)))
+        typer.echo(render(rows))
+        failed = sum(not row.ok for row in rows)
+        typer.echo(f"\n{len(rows) - failed} ok, {failed} to fix")
+    if failed:
+        raise typer.Exit(
+            int(ExitCode.UPSTREAM if rows[0].subject == "backend" and not rows[0].ok else ExitCode.PARTIAL)
+        )
 
 
 def main() -> None:

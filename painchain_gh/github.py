@@ -145,6 +145,18 @@ class Page:
     poll_interval: int | None = None
 
 
+@dataclass
+class Probe:
+    """What one diagnostic request found."""
+
+    ok: bool
+    detail: str
+    body: dict[str, Any] = field(default_factory=dict)
+    scopes: str | None = None
+    remaining: int | None = None
+    limit: int | None = None
+
+
 class GitHubClient:
     """Requests to one GitHub API base URL with one token."""
 
@@ -185,6 +197,24 @@ class GitHubClient:
             return None
         body = _json(response)
         return body if isinstance(body, dict) else None
+
+    def probe(self, path: str) -> Probe:
+        """One GET for diagnostics: never raises for 401/403/404, reports scopes and rate limit."""
+        try:
+            response = self._request(f"{self.api_url}{path}", etag=None)
+        except GitHubAuthError as error:
+            return Probe(ok=False, detail=str(error))
+        except GitHubRepoError as error:
+            return Probe(ok=False, detail=str(error))
+        body = _json(response)
+        return Probe(
+            ok=True,
+            detail="",
+            body=body if isinstance(body, dict) else {},
+            scopes=response.headers.get("X-OAuth-Scopes"),
+            remaining=_int_header(response.headers, "X-RateLimit-Remaining"),
+            limit=_int_header(response.headers, "X-RateLimit-Limit"),
+        )
 
     def _get_page(self, url: str, *, etag: str | None, list_key: str | None) -> Page:
         response = self._request(url, etag=etag)

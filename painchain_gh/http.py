@@ -52,6 +52,10 @@ class Deadline:
         self._clock = clock
         self._end = clock() + seconds
 
+    def expire(self) -> None:
+        """End the run now (SIGTERM): nothing new starts, in-flight work stops at the next step."""
+        self._end = self._clock()
+
     def remaining(self) -> float:
         """Seconds left (never negative)."""
         return max(0.0, self._end - self._clock())

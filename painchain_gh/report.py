@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from painchain_gh.poll import RepoResult
@@ -146,3 +147,56 @@ def log_summary(report: SyncReport) -> None:
         text += f"; stopped: {report.fatal}"
     level = logging.INFO if report.exit_code() == 0 else logging.WARNING
     log.log(level, text, extra={"fields": fields})
+
+
+class Progress:
+    """``repositories done of total`` on one self-rewriting stderr line, for people at a terminal."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self.total = 0
+        self.done = 0
+        self._lock = threading.Lock()
+
+    def start(self, total: int) -> None:
+        """Called once the number of repositories is known."""
+        self.total = total
+
+    def wrap(self, callback: Callable[[RepoResult], None]) -> Callable[[RepoResult], None]:
+        """``callback`` followed by a progress update."""
+
+        def both(result: RepoResult) -> None:
+            with self._lock:
+                if self.enabled:
+                    sys.stderr.write("\r\033[K")
+                callback(result)
+                self.done += 1
+                if self.enabled:
+                    sys.stderr.write(f"{self.done}/{self.total} repositories done")
+                    sys.stderr.flush()
+
+        return both
+
+    def finish(self) -> None:
+        """Clear the progress line."""
+        if self.enabled and self.done:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+def print_summary_table(report: SyncReport) -> None:
+    """A small table of outcomes, for people at a terminal."""
+    fields = summary_fields(report)
+    rows = [
+        ("synced", fields["synced"]),
+        ("not modified (304)", fields["not_modified"]),
+        ("not due yet", fields["not_due"]),
+        ("failed", fields["failed"]),
+        ("deferred", fields["deferred"]),
+        ("events forwarded", fields["forwarded"]),
+        ("events dead-lettered", fields["dead_lettered"]),
+        ("invalid integrations", fields["invalid_integrations"]),
+        ("GitHub requests / units", f"{fields['github_requests']} / {fields['github_units']}"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    sys.stderr.write("".join(f"  {name:<{width}}  {value}\n" for name, value in rows))

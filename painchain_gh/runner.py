@@ -164,7 +164,9 @@ class Runner:
         except BackendError as error:
             log.warning("connector type not registered (sync goes on): %s", error)
 
-    def sync(self, on_result: Callable[[RepoResult], None]) -> SyncReport:
+    def sync(
+        self, on_result: Callable[[RepoResult], None], on_jobs: Callable[[int], None] = lambda count: None
+    ) -> SyncReport:
         """The whole ``sync`` command."""
         settings = self.settings
         if not settings.dry_run and not settings.repos:
@@ -174,6 +176,7 @@ class Runner:
         for invalid in selection.invalid:
             log.error("%s skipped: %s", invalid.label, invalid.reason)
         sink: Sink = PrintSink() if settings.dry_run else BackendSink(self.backend)
+        on_jobs(len(jobs))
         with self.state_store(selection.valid) as store:
             report = run_sync(
                 jobs,

@@ -138,7 +138,7 @@ def run_sync(
             return clients[key]
 
     def keep_going() -> bool:
-        return control.stop_reason is None
+        return control.stop_reason is None and not deadline_expired()
 
     def work(job: RepoJob) -> RepoResult:
         if control.stop_reason:
@@ -163,7 +163,10 @@ def run_sync(
         except GitHubAuthError as error:
             message = f"{job.integration.label}: {error}; its repositories are skipped"
             with control.lock:
+                first = job.integration.id not in control.integration_errors
                 control.integration_errors.setdefault(job.integration.id, message)
+            if first:
+                log.error("%s", message, extra={"fields": {"event": "integration", "integration": job.integration.id}})
             return RepoResult(job=job, status="failed", error=str(error))
         except (GitHubRateLimited, DeadlineReached) as error:
             return RepoResult(job=job, status="deferred", error=str(error))
