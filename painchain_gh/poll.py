@@ -24,7 +24,7 @@ from painchain_gh.cursor import (
     runs_paging_bound,
     start_floor,
 )
-from painchain_gh.errors import BackendRejected, BackendTemporaryError
+from painchain_gh.errors import BackendRejected, BackendTemporaryError, DeadlineReached, GitHubError, GitHubRepoError
 from painchain_gh.forward import Sink
 from painchain_gh.github import GitHubClient
 from painchain_gh.jobs import RepoJob
@@ -53,7 +53,10 @@ class PullCache:
         with self._lock:
             if key in self._items:
                 return self._items[key]
-        details = client.get_object(f"/repos/{owner}/{repo}/pulls/{number}")
+        try:
+            details = client.get_object(f"/repos/{owner}/{repo}/pulls/{number}")
+        except (GitHubError, DeadlineReached):
+            return None  # the event goes out with the number as its title, marked details_missing
         with self._lock:
             self._items[key] = details
             self.fetched += 1
@@ -80,6 +83,7 @@ class RepoResult:
     ignored: int = 0
     dead_lettered: int = 0
     error: str | None = None
+    warning: str | None = None
     gap: tuple[int, int] | None = None
     seconds: float = 0.0
     ignored_kinds: dict[str, int] = field(default_factory=dict)
@@ -132,13 +136,8 @@ def poll_repository(
         return result
     fingerprint = client.budget.fingerprint
     owner, repo = job.repository.owner, job.repository.repo
-    state.events.floor = start_floor(
-        state.events.floor if state.events.seen or state.events.floor else None,
-        now=now,
-        lookback=settings.initial_lookback,
-    )
-    if state.runs.floor is None and not state.runs.runs:
-        state.runs.floor = now - settings.initial_lookback
+    state.events.floor = start_floor(state.events.floor, now=now, lookback=settings.initial_lookback)
+    state.runs.floor = start_floor(state.runs.floor, now=now, lookback=settings.initial_lookback)
 
     events = _fetch_events(
         client,
@@ -146,12 +145,16 @@ def poll_repository(
         state,
         state.events.etag if state.events.etag_owner == fingerprint else None,
     )
-    runs = _fetch_runs(
-        client,
-        f"/repos/{owner}/{repo}/actions/runs",
-        state,
-        state.runs.etag if state.runs.etag_owner == fingerprint else None,
-    )
+    try:
+        runs = _fetch_runs(
+            client,
+            f"/repos/{owner}/{repo}/actions/runs",
+            state,
+            state.runs.etag if state.runs.etag_owner == fingerprint else None,
+        )
+    except GitHubRepoError as error:  # e.g. a fine-grained token without Actions: read; events still flow
+        runs = _Fetched([], state.runs.etag, True)
+        result.warning = f"workflow runs not readable: {error}"
     result.gap = events.gap
     ctx = RepoContext(owner=owner, repo=repo, integration_id=job.integration.id, tags=job.tags, web_url=job.web_url)
     outgoing = _transform_events(

@@ -97,7 +97,11 @@ def log_result(result: RepoResult) -> None:
     )
     if result.error:
         text += f" - {result.error}"
-    level = logging.WARNING if result.status in {"failed", "deferred"} or result.dead_lettered else logging.INFO
+    if result.warning:
+        fields["warning"] = result.warning
+        text += f" (warning: {result.warning})"
+    troubled = result.status in {"failed", "deferred"} or result.dead_lettered or result.warning
+    level = logging.WARNING if troubled else logging.INFO
     log.log(level, text, extra={"fields": fields})
     if result.gap:
         start, end = result.gap
