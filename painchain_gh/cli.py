@@ -123,7 +123,7 @@ def _setup_logging(log_format: str, verbose: bool) -> bool:
         raise UsageError("--log-format must be auto, text or json")
     json_format = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
     secrets = [os.environ.get(name, "") for name in ("GITHUB_TOKEN", "BACKEND_API_TOKEN")]
-    configure_logging(json_format=json_format, verbose=verbose, secrets=secrets)
+    configure_logging(json_format=json_format, verbose=verbose, known_secrets=secrets)
     return not json_format and sys.stderr.isatty()
 
 

@@ -16,6 +16,7 @@ EVENTS_WINDOW = 400  # GitHub keeps at most 300 events per repository timeline.
 RUNS_WINDOW = 200
 EVENTS_OVERLAP = 3600  # how far below the newest handled event to keep paging, in seconds
 RUNS_OVERLAP = 600
+STUCK_RUN_AGE = 86400  # open runs older than this (relative to the newest) no longer extend paging
 
 
 class EventsCursor(BaseModel):
@@ -105,8 +106,14 @@ def runs_paging_bound(cursor: RunsCursor) -> int | None:
     newest known run, or the oldest run still open (it may still change), whichever is older."""
     if not cursor.runs:
         return cursor.floor
-    bound = max(cursor.floor or 0, max(created for created, _ in cursor.runs.values()) - RUNS_OVERLAP)
-    open_runs = [created for created, state in cursor.runs.values() if ":completed" not in state]
+    newest = max(created for created, _ in cursor.runs.values())
+    bound = max(cursor.floor or 0, newest - RUNS_OVERLAP)
+    # Runs stuck in a queue for more than a day do not make every poll read ten pages.
+    open_runs = [
+        created
+        for created, state in cursor.runs.values()
+        if ":completed" not in state and created >= newest - STUCK_RUN_AGE
+    ]
     return min([bound, *open_runs])
 
 

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from painchain_gh import secrets
 from painchain_gh.poll import RepoResult
 from painchain_gh.sync import SyncReport
 from painchain_gh.timeutil import format_time
@@ -21,26 +22,16 @@ log = logging.getLogger("painchain_gh")
 
 
 class RedactSecrets(logging.Filter):
-    """Replaces every registered secret in a record's message and fields with ``***``."""
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        super().__init__()
-        self.secrets = {secret for secret in secrets if len(secret) >= 4}
+    """Replaces every registered secret (see :mod:`painchain_gh.secrets`) in a record with ``***``."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Redact in place; never drops a record."""
-        if self.secrets:
-            record.msg = self._redact(record.getMessage())
-            record.args = None
-            fields = getattr(record, "fields", None)
-            if isinstance(fields, dict):
-                record.fields = json.loads(self._redact(json.dumps(fields)))
+        record.msg = secrets.scrub(record.getMessage())
+        record.args = None
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            record.fields = json.loads(secrets.scrub(json.dumps(fields, default=str)))
         return True
-
-    def _redact(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
 
 
 class JsonFormatter(logging.Formatter):
@@ -59,16 +50,15 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, default=str, ensure_ascii=False)
 
 
-def configure_logging(*, json_format: bool, verbose: bool, secrets: Iterable[str] = ()) -> RedactSecrets:
-    """Send the package's logs to stderr in the chosen format; returns the redactor to add secrets to."""
+def configure_logging(*, json_format: bool, verbose: bool, known_secrets: Iterable[str] = ()) -> None:
+    """Send the package's logs to stderr in the chosen format, scrubbed of every known secret."""
+    secrets.register(known_secrets)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if json_format else logging.Formatter("%(levelname)s %(message)s"))
-    redactor = RedactSecrets(secrets)
-    handler.addFilter(redactor)
+    handler.addFilter(RedactSecrets())
     log.handlers[:] = [handler]
     log.setLevel(logging.DEBUG if verbose else logging.INFO)
     log.propagate = False
-    return redactor
 
 
 def log_result(result: RepoResult) -> None:

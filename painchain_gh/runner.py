@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import requests
 from pydantic import SecretStr, ValidationError
 
+from painchain_gh import secrets
 from painchain_gh.backend import BackendClient
 from painchain_gh.errors import BackendError, StateError, UsageError
 from painchain_gh.forward import BackendSink, PrintSink, Sink
@@ -120,7 +121,9 @@ class Runner:
         """The ad-hoc integration, or the backend's valid active GitHub integrations."""
         if self.settings.repos:
             return IntegrationSelection([adhoc_integration(self.settings.repos, self.settings.github_token)], [], 0)
-        return select_integrations(self.backend.list_integrations())
+        rows = self.backend.list_integrations()
+        secrets.register(_tokens_in(rows))
+        return select_integrations(rows)
 
     def jobs(self, selection: IntegrationSelection) -> tuple[list[RepoJob], IntegrationSelection]:
         """Jobs of this shard, and the selection with integrations refused for their apiUrl added."""
@@ -219,6 +222,14 @@ class Runner:
                 self.backend.put_integration(integration_id, {"lastSync": format_time(time.time())})
             except BackendError as error:
                 log.warning("lastSync of integration %s not recorded: %s", integration_id, error)
+
+
+def _tokens_in(rows: object) -> list[object]:
+    """Every ``config.token`` in the backend's answer, valid integration or not."""
+    if not isinstance(rows, list):
+        return []
+    configs = [row.get("config") for row in rows if isinstance(row, dict)]
+    return [config.get("token") for config in configs if isinstance(config, dict)]
 
 
 def _netloc(url: str) -> str:

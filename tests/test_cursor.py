@@ -69,3 +69,10 @@ def test_gap_only_when_everything_was_read_and_nothing_known_reached() -> None:
     assert gap_span(bound=100, oldest_fetched=200, reached_known=True, exhausted=True) is None
     assert gap_span(bound=100, oldest_fetched=200, reached_known=False, exhausted=False) is None
     assert gap_span(bound=100, oldest_fetched=90, reached_known=False, exhausted=True) is None
+
+
+def test_runs_stuck_in_a_queue_for_days_do_not_extend_paging() -> None:
+    cursor = RunsCursor(floor=0)
+    mark_run(cursor, "1", 1_000, "1:queued")
+    mark_run(cursor, "2", 1_000 + 3 * 86_400, "1:completed:success")
+    assert runs_paging_bound(cursor) == 1_000 + 3 * 86_400 - 600

@@ -1,0 +1,32 @@
+"""Every secret this process has seen, so that log output can be scrubbed as a last line of defence.
+
+Tokens are kept out of messages by construction (SecretStr, messages built from paths and
+statuses); this registry catches what construction missed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+_MINIMUM_LENGTH = 6  # shorter strings would scrub ordinary words
+_known: set[str] = set()
+_lock = threading.Lock()
+
+
+def register(values: Iterable[object]) -> None:
+    """Remember secrets (non-strings and short values are ignored)."""
+    with _lock:
+        _known.update(
+            value.strip() for value in values if isinstance(value, str) and len(value.strip()) >= _MINIMUM_LENGTH
+        )
+
+
+def scrub(text: str) -> str:
+    """``text`` with every known secret replaced by ``***``."""
+    with _lock:
+        secrets = sorted(_known, key=len, reverse=True)
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, "***")
+    return text
