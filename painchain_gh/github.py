@@ -271,7 +271,8 @@ class GitHubClient:
                 self.budget.stop("token rate limit exhausted" + (f" until {format_time(reset)}" if reset else ""))
                 self.budget.check()
             if verdict is Verdict.SECONDARY_LIMIT:
-                wait = parse_retry_after(response.headers.get("Retry-After")) or SECONDARY_LIMIT_DEFAULT_WAIT
+                wait = parse_retry_after(response.headers.get("Retry-After"))
+                wait = SECONDARY_LIMIT_DEFAULT_WAIT if wait is None else wait  # "Retry-After: 0" means now
                 if attempt + 1 < self._policy.attempts and wait + 1 < self._deadline.remaining():
                     self._sleep(wait)
                     continue

@@ -181,6 +181,10 @@ def select_integrations(rows: object) -> IntegrationSelection:
             continue
         if integration.config.token is None:
             invalid.append(InvalidIntegration(row_id, row_name, "config.token: missing (a GitHub token is required)"))
+        elif any(integration.id == kept.id for kept in valid):
+            # Polling both entries would send every event twice and race on the same cursors.
+            reason = "listed more than once; only its first entry is polled"
+            invalid.append(InvalidIntegration(row_id, row_name, reason))
         else:
             valid.append(integration)
     return IntegrationSelection(valid, invalid, disabled)

@@ -24,7 +24,16 @@ from painchain_gh.cursor import (
     runs_paging_bound,
     start_floor,
 )
-from painchain_gh.errors import BackendRejected, BackendTemporaryError, DeadlineReached, GitHubError, GitHubRepoError
+from painchain_gh.errors import (
+    BackendAuthError,
+    BackendError,
+    BackendRejected,
+    BackendTemporaryError,
+    BackendUnavailable,
+    DeadlineReached,
+    GitHubError,
+    GitHubRepoError,
+)
 from painchain_gh.forward import Sink
 from painchain_gh.github import GitHubClient
 from painchain_gh.jobs import RepoJob
@@ -83,6 +92,7 @@ class RepoResult:
     ignored: int = 0
     dead_lettered: int = 0
     error: str | None = None
+    fatal: BackendError | None = None  # the backend is down or refuses us: the whole run must stop
     warning: str | None = None
     gap: tuple[int, int] | None = None
     seconds: float = 0.0
@@ -348,6 +358,9 @@ def _forward(
             result.dead_lettered += 1
         except BackendTemporaryError as error:
             result.status, result.error = "failed", str(error)
+            return False
+        except (BackendUnavailable, BackendAuthError) as error:  # keep what was forwarded in the result
+            result.status, result.error, result.fatal = "deferred", str(error), error
             return False
         else:
             result.forwarded += 1

@@ -127,8 +127,12 @@ def summary_fields(report: SyncReport) -> dict[str, Any]:
 
 
 def log_summary(report: SyncReport) -> None:
-    """The final line of a run."""
+    """The final line of a run (after the reason it stopped early, if it did)."""
     fields = summary_fields(report)
+    if report.fatal and report.results:  # a fatal error before any repository was logged by the CLI already
+        log.error(
+            "sync stopped: %s", report.fatal, extra={"fields": {"event": "error", "exit_code": int(report.fatal_code)}}
+        )
     text = (
         f"sync finished in {report.seconds:.1f}s: {fields['repositories']} repositories "
         f"({fields['synced']} synced, {fields['not_modified']} not modified, {fields['not_due']} not due, "

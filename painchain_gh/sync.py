@@ -98,6 +98,12 @@ class _RunControl:
             if self.stop_reason is None:
                 self.stop_reason, self.stop_code = reason, code
 
+    def stop_if_fatal(self, result: RepoResult) -> RepoResult:
+        """Stop the run when the backend failed for good while this repository was forwarding."""
+        if result.fatal is not None:
+            self.stop(str(result.fatal), result.fatal.exit_code)
+        return result
+
 
 def run_sync(
     jobs: list[RepoJob],
@@ -149,16 +155,18 @@ def run_sync(
         if integration_error:
             return RepoResult(job=job, status="failed", error=integration_error)
         try:
-            return poll_repository(
-                job,
-                client=client_for(job),
-                store=store,
-                sink=sink,
-                pulls=pulls,
-                dead_letters=dead_letters,
-                settings=settings,
-                now=now,
-                keep_going=keep_going,
+            return control.stop_if_fatal(
+                poll_repository(
+                    job,
+                    client=client_for(job),
+                    store=store,
+                    sink=sink,
+                    pulls=pulls,
+                    dead_letters=dead_letters,
+                    settings=settings,
+                    now=now,
+                    keep_going=keep_going,
+                )
             )
         except GitHubAuthError as error:
             message = f"{job.integration.label}: {error}; its repositories are skipped"

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from painchain_gh import secrets
 from painchain_gh.errors import StateError
 from painchain_gh.store.files import write_atomically
 
@@ -40,7 +41,7 @@ class DeadLetterFile:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 with open(self.path, "a", encoding="utf-8") as handle:
-                    handle.write(letter.to_json() + "\n")
+                    handle.write(secrets.scrub(letter.to_json()) + "\n")  # a reason may echo a token
             except OSError as error:
                 raise StateError(f"cannot write dead-letter file {self.path}: {error.strerror or error}") from None
 

@@ -82,9 +82,14 @@ def as_int(value: object) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.isdigit() and len(value) < 30:
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 30:  # not '²' or '٣'
         return int(value)
     return None
+
+
+def as_url(value: object) -> str | None:
+    """``value`` if it is an http(s) URL, a link the timeline can show; else None."""
+    return value if isinstance(value, str) and value.startswith(("https://", "http://")) else None
 
 
 def login(value: object) -> str | None:

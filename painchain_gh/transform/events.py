@@ -21,6 +21,7 @@ from painchain_gh.transform.common import (
     as_dict,
     as_int,
     as_str,
+    as_url,
     base_data,
     first_line,
     login,
@@ -42,7 +43,7 @@ Pulls = Mapping[int, Mapping[str, Any]]
 def event_id(raw: Mapping[str, Any]) -> str | None:
     """The event's id as a string of digits, or None."""
     value = as_str(raw.get("id"))
-    return value if value and value.isdigit() else None
+    return value if value and value.isascii() and value.isdigit() else None
 
 
 def pull_number(raw: Mapping[str, Any]) -> int | None:
@@ -176,7 +177,7 @@ def _review(raw: Mapping[str, Any], payload: Mapping[str, Any], ctx: RepoContext
             "event_type": "pull_request_review",
             "action": state,
             "reviewer": login(review.get("user")) or _actor(raw),
-            "review_url": as_str(review.get("html_url")),
+            "review_url": as_url(review.get("html_url")),
             "pull_request_author": data["author"],
         }
     )
@@ -196,7 +197,7 @@ def _pull_fields(
     """Fields shared by pull request and review events, from the payload or the enrichment."""
     title = as_str(stub.get("title")) or as_str(details.get("title"))
     author = login(stub.get("user")) or login(details.get("user"))
-    url = as_str(stub.get("html_url")) or as_str(details.get("html_url"))
+    url = as_url(stub.get("html_url")) or as_url(details.get("html_url"))
     head = as_dict(stub.get("head")) or as_dict(details.get("head"))
     base = as_dict(stub.get("base")) or as_dict(details.get("base"))
     return {
@@ -223,7 +224,7 @@ def _issue(raw: Mapping[str, Any], payload: Mapping[str, Any], ctx: RepoContext,
         "event_type": "issue",
         "action": action,
         "author": _actor(raw),
-        "url": as_str(issue.get("html_url")) or (f"{ctx.repo_url}/issues/{number}" if number else ctx.repo_url),
+        "url": as_url(issue.get("html_url")) or (f"{ctx.repo_url}/issues/{number}" if number else ctx.repo_url),
         "number": number,
         "title": title,
         "state": as_str(issue.get("state")),
@@ -245,7 +246,7 @@ def _release(raw: Mapping[str, Any], payload: Mapping[str, Any], ctx: RepoContex
         "event_type": "release",
         "action": action,
         "author": login(release.get("author")) or _actor(raw),
-        "url": as_str(release.get("html_url"))
+        "url": as_url(release.get("html_url"))
         or (f"{ctx.repo_url}/releases/tag/{tag}" if tag else f"{ctx.repo_url}/releases"),
         "tag": tag,
         "name": name,

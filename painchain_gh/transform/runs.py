@@ -17,6 +17,7 @@ from painchain_gh.transform.common import (
     Skip,
     as_int,
     as_str,
+    as_url,
     base_data,
     login,
 )
@@ -54,7 +55,7 @@ def to_run_event(run: Mapping[str, Any], ctx: RepoContext) -> PainChainEvent | S
     external_id = f"github-run-{run_id}-{attempt}-{status}" + (f"-{conclusion}" if conclusion else "")
     actor = login(run.get("actor"))
     author = login(run.get("triggering_actor")) or actor or "unknown"
-    url = as_str(run.get("html_url")) or f"{ctx.repo_url}/actions/runs/{run_id}"
+    url = as_url(run.get("html_url")) or f"{ctx.repo_url}/actions/runs/{run_id}"
     data: dict[str, Any] = base_data(
         event_type="workflow_run", action=state_label, author=author, url=url, external_id=external_id, ctx=ctx
     )
