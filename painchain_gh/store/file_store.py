@@ -1,7 +1,7 @@
 """The default state store: a versioned JSON file plus an append-only journal beside it.
 
 Each acknowledgement is appended to ``<state>.journal`` the moment it arrives (written through
-to the kernel, so a ``kill -9`` loses nothing; fsync'd after each repository). When the sync
+to the kernel, so a ``kill -9`` loses nothing; the state file itself is fsync'd when replaced). When the sync
 ends, and when the next one starts, the journal is folded into the state file, which is
 replaced atomically. A crash at any point therefore re-sends at most the events whose
 acknowledgement was in flight.
@@ -10,7 +10,6 @@ acknowledgement was in flight.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -144,7 +143,8 @@ class FileStore:
 
     def commit_repo(self, key: str, state: RepoState) -> None:
         """Journal the repository's full state and make the journal durable."""
-        self._append({"op": "repo", "key": key, "state": state.model_dump(mode="json")}, sync=True)
+        stored = state.model_copy(deep=True)
+        self._append({"op": "repo", "key": key, "state": state.model_dump(mode="json")}, stored=(key, stored))
 
     def finish_integration(self, integration_id: str, keys: Iterable[str]) -> None:
         """Nothing to do: the journal already holds everything."""
@@ -170,17 +170,20 @@ class FileStore:
         with self._mutex:
             self._state = state
 
-    def _append(self, record: dict[str, Any], *, sync: bool = False) -> None:
+    def _append(self, record: dict[str, Any], *, stored: tuple[str, RepoState] | None = None) -> None:
+        """Apply ``record`` in memory and append it to the journal (written through to the kernel,
+        which survives a killed process; the final state file is fsync'd when the run ends)."""
         line = json.dumps(record, separators=(",", ":")) + "\n"
         with self._mutex:
-            apply_record(self._state, record)
+            if stored is None:
+                apply_record(self._state, record)
+            else:
+                self._state.repos[stored[0]] = stored[1]
             if self._journal is None:
                 return
             try:
                 self._journal.write(line)
                 self._journal.flush()
-                if sync:
-                    os.fsync(self._journal.fileno())
             except OSError as error:
                 raise StateError(f"cannot write journal {self.journal_path}: {error.strerror or error}") from None
 
