@@ -17,10 +17,10 @@ _lock = threading.Lock()
 
 def register(values: Iterable[object]) -> None:
     """Remember secrets (non-strings and short values are ignored)."""
+    fresh = {value.strip() for value in values if isinstance(value, str) and len(value.strip()) >= _MINIMUM_LENGTH}
     with _lock:
-        _known.update(
-            value.strip() for value in values if isinstance(value, str) and len(value.strip()) >= _MINIMUM_LENGTH
-        )
+        _known.update(fresh)
+        _longest_first[:] = sorted(_known, key=len, reverse=True)
 
 
 def scrub(text: str) -> str:
