@@ -21,7 +21,7 @@ from painchain_gh.errors import (
     BackendTemporaryError,
     BackendUnavailable,
 )
-from painchain_gh.http import USER_AGENT, Deadline, RetryPolicy, Sleep, parse_retry_after
+from painchain_gh.http import USER_AGENT, Deadline, RetryPolicy, Sleep, parse_retry_after, proxies_for
 
 _TEMPORARY = frozenset({408, 429})
 
@@ -40,6 +40,7 @@ class BackendClient:
         sleep: Sleep = time.sleep,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._proxies = proxies_for(self.base_url)
         self._session = session
         self._token = token
         self._deadline = deadline
@@ -84,7 +85,12 @@ class BackendClient:
         for attempt in range(self._policy.attempts):
             try:
                 response = self._session.request(
-                    method, self.base_url + path, json=json, headers=all_headers, timeout=self._deadline.timeout(15.0)
+                    method,
+                    self.base_url + path,
+                    json=json,
+                    headers=all_headers,
+                    timeout=self._deadline.timeout(15.0),
+                    proxies=self._proxies,
                 )
             except requests.RequestException as error:
                 self._pause(

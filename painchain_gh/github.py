@@ -28,7 +28,7 @@ from painchain_gh.errors import (
     GitHubRepoError,
     GitHubTemporaryError,
 )
-from painchain_gh.http import USER_AGENT, Deadline, RetryPolicy, Sleep, parse_retry_after
+from painchain_gh.http import USER_AGENT, Deadline, RetryPolicy, Sleep, parse_retry_after, proxies_for
 from painchain_gh.timeutil import format_time
 
 API_VERSION = "2022-11-28"
@@ -173,6 +173,7 @@ class GitHubClient:
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self._host = urlsplit(self.api_url).netloc
+        self._proxies = proxies_for(self.api_url)
         self._session = session
         self._token = token
         self.budget = budget
@@ -249,13 +250,17 @@ class GitHubClient:
                 raise DeadlineReached("the run's deadline (--max-runtime) was reached")
             try:
                 with self.budget.slots:
-                    response = self._session.get(url, headers=headers, timeout=self._deadline.timeout())
+                    response = self._session.get(
+                        url, headers=headers, timeout=self._deadline.timeout(), proxies=self._proxies
+                    )
             except requests.RequestException as error:
                 failure: GitHubError = GitHubTemporaryError(f"GitHub unreachable for {where}: {type(error).__name__}")
                 self._pause(attempt, None, failure)
                 continue
             self.budget.observe(response)
-            verdict = classify(response.status_code, response.headers, _message(response))
+            # Only refusals need GitHub's message; parsing every body twice would cost CPU per request.
+            message = _message(response) if response.status_code in (403, 422, 429) else ""
+            verdict = classify(response.status_code, response.headers, message)
             if verdict in (Verdict.OK, Verdict.NOT_MODIFIED, Verdict.END_OF_PAGES):
                 return response
             described = describe(response, where)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Callable
@@ -20,8 +21,16 @@ Sleep = Callable[[float], None]
 
 
 def new_session(*, pool_size: int) -> requests.Session:
-    """A session with pooled keep-alive connections per host and no hidden retries."""
+    """A session with pooled keep-alive connections per host and no hidden retries.
+
+    The environment (proxies, CA bundle) is read once here and in :func:`proxies_for`, not on
+    every request as ``requests`` does by default (with a ``~/.netrc`` lookup each time).
+    """
     session = requests.Session()
+    session.trust_env = False
+    ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if ca_bundle:
+        session.verify = ca_bundle
     adapter = HTTPAdapter(pool_connections=16, pool_maxsize=max(pool_size, 1), max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -68,6 +77,11 @@ class Deadline:
         """A (connect, read) timeout that does not outlive the deadline by much."""
         left = max(1.0, self.remaining())
         return (min(CONNECT_TIMEOUT, left), min(read, left))
+
+
+def proxies_for(url: str) -> dict[str, str]:
+    """The proxies the environment (``HTTPS_PROXY``, ``NO_PROXY``, ...) sets for ``url``'s host."""
+    return dict(requests.utils.get_environ_proxies(url))
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -132,3 +132,12 @@ def test_classify_tells_rate_limits_from_permissions() -> None:
     assert classify(403, {}, "You have exceeded a secondary rate limit") is Verdict.SECONDARY_LIMIT
     assert classify(422, {}, "pagination is limited for this resource") is Verdict.END_OF_PAGES
     assert classify(304, {}, "") is Verdict.NOT_MODIFIED
+
+
+def test_proxies_come_from_the_environment_once_and_respect_no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    from painchain_gh.http import proxies_for
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "ghe.example.com")
+    assert proxies_for("https://api.github.com")["https"] == "http://proxy.internal:3128"
+    assert "https" not in proxies_for("https://ghe.example.com/api/v3")
