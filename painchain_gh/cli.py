@@ -135,7 +135,7 @@ LogFormat = Annotated[
         help="text, json (one object per line) or auto (json when stderr is not a terminal).",
     ),
 ]
-Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also log repositories that were not due.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also log quiet repositories (not modified, not due).")]
 StateKind = Annotated[
     str, typer.Option("--state", envvar="PAINCHAIN_GH_STATE", help="Where cursors live: file or backend.")
 ]

@@ -78,8 +78,10 @@ def log_result(result: RepoResult) -> None:
     }
     if result.error:
         fields["error"] = result.error
-    if result.status == "not_due":
-        log.debug("%s: not due yet (polling interval)", job.label, extra={"fields": fields})
+    if result.status in {"not_due", "not_modified"} and not result.warning:
+        # Quiet repositories are most of a large installation: their lines only with --verbose.
+        reason = "not due yet (polling interval)" if result.status == "not_due" else "not modified (304)"
+        log.debug("%s: %s", job.label, reason, extra={"fields": fields})
         return
     text = (
         f"{job.label}: {result.status}, {result.new} new, {result.forwarded} forwarded, "

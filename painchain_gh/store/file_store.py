@@ -1,10 +1,14 @@
 """The default state store: a versioned JSON file plus an append-only journal beside it.
 
 Each acknowledgement is appended to ``<state>.journal`` the moment it arrives (written through
-to the kernel, so a ``kill -9`` loses nothing; the state file itself is fsync'd when replaced). When the sync
-ends, and when the next one starts, the journal is folded into the state file, which is
-replaced atomically. A crash at any point therefore re-sends at most the events whose
+to the kernel, so a ``kill -9`` loses nothing; the state file itself is fsync'd when replaced).
+When the sync ends, and when the next one starts, the journal is folded into the state file,
+which is replaced atomically. A crash at any point therefore re-sends at most the events whose
 acknowledgement was in flight.
+
+In memory each repository's state is kept as its compact JSON text and validated into a
+:class:`RepoState` only when the sync asks for it: with thousands of repositories this keeps
+the process small (a few hundred bytes per quiet repository instead of a tree of objects).
 """
 
 from __future__ import annotations
@@ -22,43 +26,84 @@ from painchain_gh.errors import StateError
 from painchain_gh.store.files import FileLock, write_atomically
 from painchain_gh.store.model import STATE_VERSION, StateFile
 
+_HINT = "restore it, or run 'painchain-gh state reset' to start over"
+
 
 def companion(path: Path, suffix: str) -> Path:
     """A file that lives beside the state file, e.g. ``state.json.journal``."""
     return path.with_name(path.name + suffix)
 
 
-def read_state_file(path: Path) -> StateFile:
-    """Load and validate a state file; a missing file is an empty state, anything unreadable an error."""
+def load_repos(path: Path) -> dict[str, str]:
+    """Every repository's validated state as compact JSON text; a missing file is an empty state.
+
+    Anything unreadable (empty, truncated, invalid, newer version) is a :class:`StateError`
+    naming the path: nothing is ever reset silently.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return StateFile()
+        return {}
     except OSError as error:
         raise StateError(f"cannot read state file {path}: {error.strerror or error}") from None
-    hint = "restore it, or run 'painchain-gh state reset' to start over"
     if not text.strip():
-        raise StateError(f"state file {path} is empty; {hint}")
+        raise StateError(f"state file {path} is empty; {_HINT}")
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as error:
-        raise StateError(f"state file {path} is not valid JSON (line {error.lineno}); {hint}") from None
+        raise StateError(f"state file {path} is not valid JSON (line {error.lineno}); {_HINT}") from None
+    del text
     version = raw.get("version") if isinstance(raw, dict) else None
     if isinstance(version, int) and version > STATE_VERSION:
         raise StateError(
             f"state file {path} has format version {version}, newer than this painchain-gh understands "
             f"({STATE_VERSION}); upgrade painchain-gh"
         )
+    repos = raw.pop("repos", None) if isinstance(raw, dict) else None
     try:
-        return StateFile.model_validate(raw)
+        StateFile.model_validate({**raw, "repos": {}} if isinstance(raw, dict) else raw)
     except ValidationError as error:
-        first = error.errors(include_input=False)[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise StateError(f"state file {path} is invalid at {where}: {first['msg']}; {hint}") from None
+        raise StateError(f"state file {path} is invalid at {_where(error)}; {_HINT}") from None
+    if repos is None:
+        return {}
+    if not isinstance(repos, dict):
+        raise StateError(f"state file {path} is invalid at repos: not an object; {_HINT}")
+    loaded: dict[str, str] = {}
+    while repos:  # consume as we go, so the parsed tree and the texts never coexist whole
+        key, value = repos.popitem()
+        try:
+            loaded[str(key)] = RepoState.model_validate(value).model_dump_json()
+        except ValidationError as error:
+            raise StateError(f"state file {path} is invalid at repos.{key}.{_where(error)}; {_HINT}") from None
+    return loaded
 
 
-def apply_journal(state: StateFile, path: Path) -> int:
-    """Fold the journal's records into ``state``; returns how many were applied.
+def read_state_file(path: Path) -> StateFile:
+    """Load and validate a whole state file (for small tools; the sync uses :func:`load_repos`)."""
+    repos = load_repos(path)
+    return StateFile(repos={key: RepoState.model_validate_json(text) for key, text in repos.items()})
+
+
+def _where(error: ValidationError) -> str:
+    first = error.errors(include_input=False)[0]
+    return ".".join(str(part) for part in first["loc"]) + f": {first['msg']}"
+
+
+def apply_to_repo(state: RepoState, record: dict[str, Any]) -> RepoState:
+    """Apply one journal record to one repository's state; returns the resulting state."""
+    if record["op"] == "event":
+        mark_event(state.events, str(record["id"]), int(record["t"]))
+    elif record["op"] == "run":
+        mark_run(state.runs, str(record["id"]), int(record["t"]), str(record["s"]))
+    elif record["op"] == "repo":
+        return RepoState.model_validate(record["state"])
+    else:
+        raise KeyError(record["op"])
+    return state
+
+
+def fold_journal(repos: dict[str, str], path: Path) -> int:
+    """Fold the journal's records into ``repos``; returns how many were applied.
 
     Only the last line can be torn by a crash; it is ignored.
     """
@@ -72,29 +117,17 @@ def apply_journal(state: StateFile, path: Path) -> int:
     for number, line in enumerate(lines, start=1):
         try:
             record = json.loads(line)
-            apply_record(state, record)
+            key = record["key"]
+            if not isinstance(key, str):
+                raise TypeError("key")
+            current = RepoState.model_validate_json(repos[key]) if key in repos else RepoState()
+            repos[key] = apply_to_repo(current, record).model_dump_json()
         except (ValueError, KeyError, TypeError, ValidationError):
             if number == len(lines):
                 break  # torn by a crash in the middle of a write
             raise StateError(f"journal {path} is corrupt at line {number}; move it away to continue") from None
         applied += 1
     return applied
-
-
-def apply_record(state: StateFile, record: dict[str, Any]) -> None:
-    """Apply one journal record."""
-    key = record["key"]
-    if not isinstance(key, str):
-        raise TypeError("key")
-    repo = state.repos.setdefault(key, RepoState())
-    if record["op"] == "event":
-        mark_event(repo.events, str(record["id"]), int(record["t"]))
-    elif record["op"] == "run":
-        mark_run(repo.runs, str(record["id"]), int(record["t"]), str(record["s"]))
-    elif record["op"] == "repo":
-        state.repos[key] = RepoState.model_validate(record["state"])
-    else:
-        raise KeyError(record["op"])
 
 
 class FileStore:
@@ -106,14 +139,15 @@ class FileStore:
         self._lock = FileLock(companion(path, ".lock"), timeout=lock_timeout)
         self._mutex = threading.Lock()
         self._journal: IO[str] | None = None
-        self._state = StateFile()
+        self._repos: dict[str, str] = {}
+        self._pending: dict[str, list[dict[str, Any]]] = {}  # acknowledged since the last commit_repo
 
     def open(self) -> FileStore:
         """Lock, load the state, fold a journal left by a crash, and start a new journal."""
         self._lock.acquire()
         try:
-            self._state = read_state_file(self.path)
-            if apply_journal(self._state, self.journal_path):
+            self._repos = load_repos(self.path)
+            if fold_journal(self._repos, self.journal_path):
                 self._write()
             self._journal = open(self.journal_path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
         except BaseException:
@@ -123,15 +157,19 @@ class FileStore:
 
     def load_readonly(self) -> FileStore:
         """Load the state and any journal without locking or writing (for ``--dry-run``)."""
-        self._state = read_state_file(self.path)
-        apply_journal(self._state, self.journal_path)
+        self._repos = load_repos(self.path)
+        fold_journal(self._repos, self.journal_path)
         return self
 
     def get(self, key: str) -> RepoState:
-        """A copy of the stored state of ``key``."""
+        """The stored state of ``key`` (a fresh object the caller may change)."""
         with self._mutex:
-            stored = self._state.repos.get(key)
-            return stored.model_copy(deep=True) if stored else RepoState()
+            text = self._repos.get(key)
+            pending = list(self._pending.get(key, ()))
+        state = RepoState.model_validate_json(text) if text else RepoState()
+        for record in pending:
+            state = apply_to_repo(state, record)
+        return state
 
     def record_event(self, key: str, event_id: str, created_at: int) -> None:
         """Journal an acknowledged event."""
@@ -142,9 +180,13 @@ class FileStore:
         self._append({"op": "run", "key": key, "id": run_id, "t": created_at, "s": state})
 
     def commit_repo(self, key: str, state: RepoState) -> None:
-        """Journal the repository's full state and make the journal durable."""
-        stored = state.model_copy(deep=True)
-        self._append({"op": "repo", "key": key, "state": state.model_dump(mode="json")}, stored=(key, stored))
+        """Journal the repository's full state (it includes every acknowledgement recorded before)."""
+        text = state.model_dump_json()
+        line = f'{{"op":"repo","key":{json.dumps(key)},"state":{text}}}\n'
+        with self._mutex:
+            self._repos[key] = text
+            self._pending.pop(key, None)
+            self._write_journal(line)
 
     def finish_integration(self, integration_id: str, keys: Iterable[str]) -> None:
         """Nothing to do: the journal already holds everything."""
@@ -155,6 +197,9 @@ class FileStore:
             if self._journal is not None:
                 self._journal.close()
                 self._journal = None
+                for key in list(self._pending):
+                    self._repos[key] = self.get(key).model_dump_json()
+                self._pending.clear()
                 self._write()
                 self.journal_path.unlink(missing_ok=True)
         finally:
@@ -162,30 +207,30 @@ class FileStore:
 
     def snapshot(self) -> StateFile:
         """The current state (for ``state show`` and ``state export``)."""
-        with self._mutex:
-            return self._state.model_copy(deep=True)
+        return StateFile(repos={key: self.get(key) for key in sorted(set(self._repos) | set(self._pending))})
 
     def replace(self, state: StateFile) -> None:
         """Replace the whole state (``state import`` and ``state reset``)."""
         with self._mutex:
-            self._state = state
+            self._repos = {key: value.model_dump_json() for key, value in state.repos.items()}
+            self._pending.clear()
 
-    def _append(self, record: dict[str, Any], *, stored: tuple[str, RepoState] | None = None) -> None:
-        """Apply ``record`` in memory and append it to the journal (written through to the kernel,
-        which survives a killed process; the final state file is fsync'd when the run ends)."""
+    def _append(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, separators=(",", ":")) + "\n"
         with self._mutex:
-            if stored is None:
-                apply_record(self._state, record)
-            else:
-                self._state.repos[stored[0]] = stored[1]
-            if self._journal is None:
-                return
-            try:
-                self._journal.write(line)
-                self._journal.flush()
-            except OSError as error:
-                raise StateError(f"cannot write journal {self.journal_path}: {error.strerror or error}") from None
+            self._pending.setdefault(record["key"], []).append(record)
+            self._write_journal(line)
+
+    def _write_journal(self, line: str) -> None:
+        """Append a line, written through to the kernel (survives a killed process)."""
+        if self._journal is None:
+            return
+        try:
+            self._journal.write(line)
+            self._journal.flush()
+        except OSError as error:
+            raise StateError(f"cannot write journal {self.journal_path}: {error.strerror or error}") from None
 
     def _write(self) -> None:
-        write_atomically(self.path, self._state.model_dump_json() + "\n")
+        body = ",".join(f"{json.dumps(key)}:{self._repos[key]}" for key in sorted(self._repos))
+        write_atomically(self.path, f'{{"version":{STATE_VERSION},"repos":{{{body}}}}}\n')
