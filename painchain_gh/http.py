@@ -7,6 +7,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -27,6 +28,7 @@ def new_session(*, pool_size: int) -> requests.Session:
     every request as ``requests`` does by default (with a ``~/.netrc`` lookup each time).
     """
     session = requests.Session()
+    session.cookies = _NoCookies()
     session.trust_env = False
     ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
     if ca_bundle:
@@ -36,6 +38,14 @@ def new_session(*, pool_size: int) -> requests.Session:
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
     return session
+
+
+class _NoCookies(requests.cookies.RequestsCookieJar):
+    """Neither GitHub's API nor the backend needs cookies; the shared jar's lock would make
+    every response of every worker thread wait for the others."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        """Keep nothing."""
 
 
 @dataclass(frozen=True)
