@@ -166,8 +166,8 @@ def build_settings(
     state_file: Path | None = None,
     initial_lookback: str = "24h",
     max_runtime: str = "50s",
-    concurrency: int = 8,
-    per_token_concurrency: int = 4,
+    concurrency: int = 32,
+    per_token_concurrency: int = 16,
     rate_limit_reserve: int = 100,
     force: bool = False,
     shard: str | None = None,
@@ -233,10 +233,10 @@ def sync(
     ] = "50s",
     concurrency: Annotated[
         int, typer.Option(min=1, max=64, envvar="PAINCHAIN_GH_CONCURRENCY", help="Repositories polled at once.")
-    ] = 8,
+    ] = 32,
     per_token_concurrency: Annotated[
         int, typer.Option(min=1, max=20, help="Concurrent GitHub requests per token.")
-    ] = 4,
+    ] = 16,
     rate_limit_reserve: Annotated[
         int,
         typer.Option(

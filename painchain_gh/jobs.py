@@ -7,6 +7,7 @@ base URL and minimum polling interval; shards keep only the jobs whose stable ha
 from __future__ import annotations
 
 import hashlib
+import itertools
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -116,3 +117,17 @@ def build_jobs(
             if shard is None or shard.owns(job.shard_key):
                 jobs.append(job)
     return jobs, refused
+
+
+def interleave_by_token(jobs: list[RepoJob]) -> list[RepoJob]:
+    """Jobs reordered round-robin across tokens (keeping each token's order), so that workers
+    spread over every token instead of queueing behind one token's concurrency limit."""
+    queues: dict[tuple[str, str], list[RepoJob]] = {}
+    for job in jobs:
+        token = job.integration.config.token
+        key = (job.api_url, token.get_secret_value() if token is not None else "")
+        queues.setdefault(key, []).append(job)
+    ordered: list[RepoJob] = []
+    for round_ in itertools.zip_longest(*queues.values()):
+        ordered.extend(job for job in round_ if job is not None)
+    return ordered

@@ -54,8 +54,8 @@ class Settings:
     state_file: Path = Path("state.json")
     initial_lookback: float = 86400.0
     max_runtime: float = 50.0
-    concurrency: int = 8
-    per_token_concurrency: int = 4
+    concurrency: int = 32
+    per_token_concurrency: int = 16
     rate_limit_reserve: int = 100
     polling_interval: int | None = None
     force: bool = False

@@ -30,7 +30,7 @@ from painchain_gh.errors import (
 )
 from painchain_gh.forward import Sink
 from painchain_gh.github import GitHubClient, TokenBudget, token_fingerprint
-from painchain_gh.jobs import RepoJob
+from painchain_gh.jobs import RepoJob, interleave_by_token
 from painchain_gh.models import InvalidIntegration
 from painchain_gh.poll import PollSettings, PullCache, RepoResult, poll_repository
 from painchain_gh.store.base import StateStore
@@ -195,7 +195,7 @@ def run_sync(
         return result
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="poll") as pool:
-        report.results = list(pool.map(work_and_report, jobs))
+        report.results = list(pool.map(work_and_report, interleave_by_token(jobs)))
 
     report.fatal, report.fatal_code = control.stop_reason, control.stop_code
     report.warnings.extend(control.integration_errors.values())

@@ -120,3 +120,21 @@ def test_every_repository_lands_in_exactly_one_shard() -> None:
 def test_bad_shard_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match=r"shard|invalid literal|not enough"):
         Shard.parse(text)
+
+
+def test_jobs_are_interleaved_across_tokens_keeping_each_tokens_order() -> None:
+    from painchain_gh.jobs import interleave_by_token
+
+    rows = [
+        {**row(repositories=[{"owner": "a", "repo": f"r{i}"} for i in range(3)]), "id": "one"},
+        {**row(token="ghp_other_token", repositories=[{"owner": "b", "repo": "s0"}]), "id": "two"},
+    ]
+    jobs, _ = build_jobs(
+        select_integrations(rows).valid,
+        default_api_url="https://api.github.com",
+        allowed_hosts=frozenset({"api.github.com"}),
+        default_interval=None,
+        shard=None,
+    )
+    ordered = interleave_by_token(jobs)
+    assert [job.repository.full_name for job in ordered] == ["a/r0", "b/s0", "a/r1", "a/r2"]
