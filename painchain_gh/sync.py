@@ -12,7 +12,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from pydantic import SecretStr
@@ -105,6 +104,38 @@ class _RunControl:
         return result
 
 
+def run_in_threads(work: Callable[[RepoJob], RepoResult], jobs: list[RepoJob], *, workers: int) -> list[RepoResult]:
+    """``work`` on every job with ``workers`` threads that take the next job as they finish one.
+
+    Unlike ``ThreadPoolExecutor.map`` this creates no future per job, which matters with tens of
+    thousands of repositories; results come back in the order of ``jobs``.
+    """
+    results: list[RepoResult | None] = [None] * len(jobs)
+    next_index = iter(range(len(jobs)))
+    lock = threading.Lock()
+    failures: list[BaseException] = []
+
+    def worker() -> None:
+        while not failures:
+            with lock:
+                index = next(next_index, None)
+            if index is None:
+                return
+            try:
+                results[index] = work(jobs[index])
+            except BaseException as error:  # an unexpected bug: stop and re-raise it in the caller
+                failures.append(error)
+
+    threads = [threading.Thread(target=worker, name=f"poll-{n}", daemon=True) for n in range(max(1, workers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    return [result for result in results if result is not None]
+
+
 def run_sync(
     jobs: list[RepoJob],
     *,
@@ -194,8 +225,7 @@ def run_sync(
         on_result(result)
         return result
 
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="poll") as pool:
-        report.results = list(pool.map(work_and_report, interleave_by_token(jobs)))
+    report.results = run_in_threads(work_and_report, interleave_by_token(jobs), workers=concurrency)
 
     report.fatal, report.fatal_code = control.stop_reason, control.stop_code
     report.warnings.extend(control.integration_errors.values())
