@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from painchain_gh.cursor import RepoState, mark_event, mark_run
 from painchain_gh.errors import StateError
 from painchain_gh.store.files import FileLock, write_atomically
+from painchain_gh.store.json_members import read_object
 from painchain_gh.store.model import STATE_VERSION, StateFile
 
 _HINT = "restore it, or run 'painchain-gh state reset' to start over"
@@ -38,7 +39,7 @@ def load_repos(path: Path) -> dict[str, str]:
     """Every repository's validated state as compact JSON text; a missing file is an empty state.
 
     Anything unreadable (empty, truncated, invalid, newer version) is a :class:`StateError`
-    naming the path: nothing is ever reset silently.
+    naming the path: nothing is ever reset silently. Repositories are parsed one at a time.
     """
     try:
         text = path.read_text(encoding="utf-8")
@@ -48,33 +49,31 @@ def load_repos(path: Path) -> dict[str, str]:
         raise StateError(f"cannot read state file {path}: {error.strerror or error}") from None
     if not text.strip():
         raise StateError(f"state file {path} is empty; {_HINT}")
+    loaded: dict[str, str] = {}
+    problem: str | None = None
     try:
-        raw = json.loads(text)
+        top, repos = read_object(text, streamed="repos")
+        for key, value in repos or ():
+            if problem is not None:
+                continue  # keep reading: a newer version number may follow
+            try:
+                loaded[key] = RepoState.model_validate(value).model_dump_json()
+            except ValidationError as error:
+                problem = f"repos.{key}.{_where(error)}"
     except json.JSONDecodeError as error:
-        raise StateError(f"state file {path} is not valid JSON (line {error.lineno}); {_HINT}") from None
-    del text
-    version = raw.get("version") if isinstance(raw, dict) else None
+        raise StateError(f"state file {path} is not a valid JSON object (line {error.lineno}); {_HINT}") from None
+    version = top.get("version")
     if isinstance(version, int) and version > STATE_VERSION:
         raise StateError(
             f"state file {path} has format version {version}, newer than this painchain-gh understands "
             f"({STATE_VERSION}); upgrade painchain-gh"
         )
-    repos = raw.pop("repos", None) if isinstance(raw, dict) else None
     try:
-        StateFile.model_validate({**raw, "repos": {}} if isinstance(raw, dict) else raw)
+        StateFile.model_validate({**top, "repos": {}} if repos is not None else top)
     except ValidationError as error:
-        raise StateError(f"state file {path} is invalid at {_where(error)}; {_HINT}") from None
-    if repos is None:
-        return {}
-    if not isinstance(repos, dict):
-        raise StateError(f"state file {path} is invalid at repos: not an object; {_HINT}")
-    loaded: dict[str, str] = {}
-    while repos:  # consume as we go, so the parsed tree and the texts never coexist whole
-        key, value = repos.popitem()
-        try:
-            loaded[str(key)] = RepoState.model_validate(value).model_dump_json()
-        except ValidationError as error:
-            raise StateError(f"state file {path} is invalid at repos.{key}.{_where(error)}; {_HINT}") from None
+        problem = problem or _where(error)
+    if problem:
+        raise StateError(f"state file {path} is invalid at {problem}; {_HINT}")
     return loaded
 
 
