@@ -25,7 +25,7 @@ from benchmarks.report import Comparison, Context, render
 from benchmarks.scenario import Scenario
 
 RESULTS = Path(__file__).with_name("results") / "latest.md"
-MAX_PER_TOKEN_CONCURRENCY = 20  # painchain-gh's --per-token-concurrency maximum
+DEFAULT_PER_TOKEN_CONCURRENCY = 16  # painchain-gh's own default
 QUICK_REPOS = "50,200"
 QUICK_BASELINE_SAMPLE = 100
 
@@ -53,7 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--per-token-concurrency",
         type=int,
         default=None,
-        help=f"painchain-gh --per-token-concurrency [default: min(concurrency, {MAX_PER_TOKEN_CONCURRENCY})]",
+        help=f"painchain-gh --per-token-concurrency [default: min(concurrency, {DEFAULT_PER_TOKEN_CONCURRENCY})]",
     )
     parser.add_argument(
         "--shards",
@@ -82,7 +82,7 @@ def our_settings(args: argparse.Namespace) -> list[OurSettings]:
     settings = []
     for shards in args.shards:
         for concurrency in args.concurrency:
-            per_token = args.per_token_concurrency or min(concurrency, MAX_PER_TOKEN_CONCURRENCY)
+            per_token = args.per_token_concurrency or min(concurrency, DEFAULT_PER_TOKEN_CONCURRENCY)
             settings.append(OurSettings(concurrency=concurrency, per_token_concurrency=per_token, shards=shards))
     return settings
 
