@@ -32,6 +32,7 @@ def test_sends_documented_headers_and_if_none_match(requests_mock: requests_mock
     requests_mock.get(EVENTS, status_code=304, headers={"X-RateLimit-Remaining": "4999"})
     pages = list(client().iter_pages("/repos/acme/api/events", etag='W/"abc"'))
     assert [page.status for page in pages] == [304]
+    assert requests_mock.last_request is not None
     sent = requests_mock.last_request.headers
     assert sent["Authorization"] == "Bearer ghp_test_token"
     assert sent["Accept"] == "application/vnd.github+json"
@@ -48,6 +49,7 @@ def test_follows_link_next_without_etag_and_counts_units(requests_mock: requests
     pages = list(github.iter_pages("/repos/acme/api/events", etag=None))
     assert [page.items for page in pages] == [[{"id": "2"}], [{"id": "1"}]]
     assert pages[0].etag == 'W/"p1"'
+    assert requests_mock.last_request is not None
     assert "If-None-Match" not in requests_mock.last_request.headers
     assert github.budget.units_spent == 2
 

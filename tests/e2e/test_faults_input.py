@@ -94,7 +94,10 @@ def test_broken_integrations_are_skipped_with_a_clear_error_and_the_others_go_on
 def test_odd_github_payloads_are_skipped_or_forwarded_with_author_and_url(connector: Connector) -> None:
     """Null or missing fields, wrong types, unknown types, non-objects: no crash; each event has author and url."""
     github = connector.github
-    add = lambda event: github.add_event("acme", "api-gateway", event)  # noqa: E731
+
+    def add(event: dict[str, Any]) -> dict[str, Any]:
+        return github.add_event("acme", "api-gateway", event)
+
     forwarded = [
         add(issues_event()),
         add({**issues_event(), "payload": None}),
@@ -113,7 +116,8 @@ def test_odd_github_payloads_are_skipped_or_forwarded_with_author_and_url(connec
         add({**issues_event(), "created_at": "yesterday"}),
         add({**pull_request_event("labeled", 5)}),
     ]
-    github.repo("acme", "api-gateway").events[0:0] = [None, 42, "event", []]
+    not_objects: list[Any] = [None, 42, "event", []]
+    github.repo("acme", "api-gateway").events[0:0] = not_objects
     odd_run = github.add_run("acme", "api-gateway", {"name": None, "status": None, "actor": None, "html_url": None})
     github.add_run("acme", "api-gateway", {"id": "not-a-number"})
     github.add_run("acme", "api-gateway", {"created_at": None})
