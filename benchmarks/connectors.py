@@ -9,9 +9,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.measure import Measured, child_env, painchain_gh_command, run_measured, run_parallel
+from benchmarks.measure import Measured, child_env, run_measured, run_parallel
 from benchmarks.metrics import RunMetrics, TrafficMeter
 from benchmarks.scenario import Scenario, fakes, make_active
+from tests.e2e.command import painchain_gh_command
 
 FIRST, STEADY = "first sync", "steady state"
 PHASES = (FIRST, STEADY)

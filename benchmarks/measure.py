@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -89,15 +88,6 @@ def run_parallel(commands: list[list[str]], *, env: dict[str, str], timeout: flo
 def _read(handle: Any) -> str:
     handle.seek(0)
     return str(handle.read().decode("utf-8", errors="replace"))
-
-
-def painchain_gh_command() -> list[str]:
-    """The installed console script beside this interpreter, else on PATH, else ``python -m``."""
-    script = Path(sys.executable).with_name("painchain-gh")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("painchain-gh")
-    return [found] if found else [sys.executable, "-m", "painchain_gh"]
 
 
 def child_env(**extra: str) -> dict[str, str]:

@@ -19,10 +19,11 @@ import time
 from pathlib import Path
 
 from benchmarks.connectors import Environment, OurSettings, run_baseline, run_ours
-from benchmarks.measure import best_wall, painchain_gh_command
+from benchmarks.measure import best_wall
 from benchmarks.metrics import RunMetrics
 from benchmarks.report import Comparison, Context, render
 from benchmarks.scenario import Scenario
+from tests.e2e.command import painchain_gh_command
 
 RESULTS = Path(__file__).with_name("results") / "latest.md"
 DEFAULT_PER_TOKEN_CONCURRENCY = 16  # painchain-gh's own default

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,16 +12,8 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.command import painchain_gh_command
 from tests.fakes import FakeBackend, FakeGitHub
-
-
-def painchain_gh_command() -> list[str]:
-    """The installed console script, or ``python -m painchain_gh`` beside this interpreter."""
-    script = Path(sys.executable).with_name("painchain-gh")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("painchain-gh")
-    return [found] if found else [sys.executable, "-m", "painchain_gh"]
 
 
 @dataclass

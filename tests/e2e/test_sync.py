@@ -6,7 +6,8 @@ import json
 import subprocess
 import sys
 
-from tests.e2e.conftest import Connector, painchain_gh_command
+from tests.e2e.command import painchain_gh_command
+from tests.e2e.conftest import Connector
 from tests.fakes.github import (
     issues_event,
     pull,
