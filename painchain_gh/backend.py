@@ -46,7 +46,6 @@ class BackendClient:
         self._deadline = deadline
         self._policy = policy or RetryPolicy()
         self._sleep = sleep
-        self.posts = 0
 
     def list_integrations(self) -> Any:
         """``GET /integrations``: every integration of every type and tenant (raw JSON)."""
@@ -68,7 +67,6 @@ class BackendClient:
     def post_event(self, body: dict[str, Any], *, tenant_id: str | None) -> None:
         """``POST /events`` with ``x-tenant-id`` exactly when the integration has a tenant; 2xx is stored."""
         headers = {"x-tenant-id": tenant_id} if tenant_id is not None else {}
-        self.posts += 1
         self._send("POST", "/events", json=body, headers=headers)
 
     def register_type(self, payload: dict[str, Any]) -> None:

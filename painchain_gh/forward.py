@@ -36,7 +36,6 @@ class PrintSink:
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream
         self._lock = threading.Lock()
-        self.printed = 0
 
     def send(self, event: PainChainEvent, *, tenant_id: str | None) -> None:
         """Print the event."""
@@ -45,4 +44,3 @@ class PrintSink:
             stream = self._stream or sys.stdout
             stream.write(line + "\n")
             stream.flush()
-            self.printed += 1

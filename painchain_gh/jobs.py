@@ -13,8 +13,6 @@ from urllib.parse import urlsplit
 
 from painchain_gh.models import Integration, InvalidIntegration, RepositoryConfig
 
-DEFAULT_API_URL = "https://api.github.com"
-
 
 @dataclass(frozen=True)
 class Shard:

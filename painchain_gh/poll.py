@@ -54,7 +54,6 @@ class PullCache:
     def __init__(self) -> None:
         self._items: dict[tuple[str, str, str, int], Mapping[str, Any] | None] = {}
         self._lock = threading.Lock()
-        self.fetched = 0
 
     def get(self, client: GitHubClient, owner: str, repo: str, number: int) -> Mapping[str, Any] | None:
         """The pull request ``number``, fetched at most once per run and token."""
@@ -68,7 +67,6 @@ class PullCache:
             return None  # the event goes out with the number as its title, marked details_missing
         with self._lock:
             self._items[key] = details
-            self.fetched += 1
         return details
 
 

@@ -82,7 +82,6 @@ class BackendStore:
         self._raw = {integration.id: integration.config.cursor for integration in integrations}
         self._dirty: dict[str, set[str]] = {}
         self._mutex = threading.Lock()
-        self.failures: list[str] = []
 
     def _cursor(self, integration_id: str) -> dict[str, RepoState]:
         if integration_id not in self._cursors:
@@ -133,7 +132,6 @@ class BackendStore:
             write_cursor(self._backend, integration_id, changed, label=label)
         except (BackendError, StateError) as error:
             message = f"{label}: cursor not saved in the backend ({error}); the next run may re-send this run's events"
-            self.failures.append(message)
             raise StateError(message) from None
 
     def close(self) -> None:
