@@ -69,6 +69,10 @@ class TokenBudget:
         with self._lock:
             self.stopped = self.stopped or reason
 
+    def effective_reserve(self) -> int:
+        """The reserve, but never more than a tenth of the token's limit (an anonymous caller has 60)."""
+        return min(self.reserve, self.limit // 10) if self.limit else self.reserve
+
     def observe(self, response: requests.Response) -> None:
         """Update from a response's ``X-RateLimit-*`` headers."""
         headers = response.headers
@@ -84,10 +88,11 @@ class TokenBudget:
             self.remaining = remaining
             self.limit = _int_header(headers, "X-RateLimit-Limit") or self.limit
             self.reset = _int_header(headers, "X-RateLimit-Reset") or self.reset
-            if remaining < self.reserve and not self.stopped:
+            reserve = self.effective_reserve()
+            if remaining < reserve and not self.stopped:
                 until = f" until {format_time(self.reset)}" if self.reset else ""
                 self.stopped = (
-                    f"token rate limit under the reserve ({remaining} left < {self.reserve}){until}; "
+                    f"token rate limit under the reserve ({remaining} left < {reserve}){until}; "
                     "its remaining repositories wait for the next run"
                 )
 

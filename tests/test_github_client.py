@@ -143,3 +143,13 @@ def test_proxies_come_from_the_environment_once_and_respect_no_proxy(monkeypatch
     monkeypatch.setenv("NO_PROXY", "ghe.example.com")
     assert proxies_for("https://api.github.com")["https"] == "http://proxy.internal:3128"
     assert "https" not in proxies_for("https://ghe.example.com/api/v3")
+
+
+def test_reserve_is_at_most_a_tenth_of_a_small_limit(requests_mock: requests_mock.Mocker) -> None:
+    """Anonymous callers have 60 requests an hour: a reserve of 100 must not stop them at once."""
+    requests_mock.get(EVENTS, json=[], headers={"X-RateLimit-Remaining": "59", "X-RateLimit-Limit": "60"})
+    github = client(reserve=100)
+    list(github.iter_pages("/repos/acme/api/events", etag=None))
+    list(github.iter_pages("/repos/acme/api/events", etag=None))
+    assert requests_mock.call_count == 2
+    assert github.budget.effective_reserve() == 6
