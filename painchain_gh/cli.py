@@ -20,8 +20,12 @@ import typer
 from painchain_gh import __version__
 from painchain_gh.errors import ExitCode, PainChainError, UsageError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # types only: importing these at run time would slow down --version
+    from pydantic import SecretStr
+
+    from painchain_gh.jobs import Shard
     from painchain_gh.runner import Settings
+    from painchain_gh.sync import SyncReport
 
 log = logging.getLogger("painchain_gh")
 
@@ -72,7 +76,7 @@ def _fail(message: str, code: ExitCode) -> NoReturn:
     raise typer.Exit(int(code))
 
 
-def _secret(name: str) -> object:
+def _secret(name: str) -> SecretStr | None:
     from pydantic import SecretStr  # noqa: PLC0415 - keep --version fast
 
     value = os.environ.get(name, "").strip()
@@ -94,7 +98,7 @@ def _default_state_file() -> Path:
     return user_state_path("painchain-gh") / "state.json"
 
 
-def _shard(text: str | None) -> object:
+def _shard(text: str | None) -> Shard | None:
     from painchain_gh.jobs import Shard  # noqa: PLC0415
 
     if not text:
@@ -108,10 +112,10 @@ def _shard(text: str | None) -> object:
         raise UsageError(f"--shard: {error}") from None
 
 
-def _state_path(state_file: Path | None, shard: object) -> Path:
+def _state_path(state_file: Path | None, shard: Shard | None) -> Path:
     path = state_file or _default_state_file()
     if shard is not None:  # shards never share a state file
-        path = path.with_name(f"{path.stem}.shard-{shard.index}-of-{shard.count}{path.suffix}")  # type: ignore[attr-defined]
+        path = path.with_name(f"{path.stem}.shard-{shard.index}-of-{shard.count}{path.suffix}")
     return path
 
 
@@ -192,9 +196,9 @@ def build_settings(
             hosts.add(item.strip().lower())
     return Settings(
         backend_url=os.environ.get("BACKEND_API_URL", "").strip() or "http://localhost:8000/api",
-        backend_token=_secret("BACKEND_API_TOKEN"),  # type: ignore[arg-type]
+        backend_token=_secret("BACKEND_API_TOKEN"),
         github_api_url=os.environ.get("GITHUB_API_URL", "").strip() or "https://api.github.com",
-        github_token=_secret("GITHUB_TOKEN"),  # type: ignore[arg-type]
+        github_token=_secret("GITHUB_TOKEN"),
         repos=tuple(repo or ()),
         dry_run=dry_run,
         state_kind=state,
@@ -207,7 +211,7 @@ def build_settings(
         polling_interval=polling_interval,
         force=force,
         allowed_hosts=frozenset(hosts),
-        shard=parsed_shard,  # type: ignore[arg-type]
+        shard=parsed_shard,
         lock_timeout=_duration("--lock-timeout", lock_timeout),
         retry_base_delay=retry_base,
     )
@@ -282,7 +286,6 @@ def sync(
             allow_api_host=allow_api_host,
             lock_timeout=lock_timeout,
         )
-    from painchain_gh.errors import PainChainError as KnownError  # noqa: PLC0415
     from painchain_gh.report import Progress, log_result, log_summary, print_summary_table  # noqa: PLC0415
     from painchain_gh.runner import Runner  # noqa: PLC0415
     from painchain_gh.sync import SyncReport  # noqa: PLC0415
@@ -292,7 +295,7 @@ def sync(
         runner = Runner(settings)
         signal.signal(signal.SIGTERM, lambda *_: runner.deadline.expire())  # stop cleanly, state saved
         report = runner.sync(on_result=progress.wrap(log_result), on_jobs=progress.start)
-    except KnownError as error:
+    except PainChainError as error:
         report = SyncReport(fatal=str(error), fatal_code=error.exit_code)
         log.error("%s", error, extra={"fields": {"event": "error", "exit_code": int(error.exit_code)}})
     finally:
@@ -304,7 +307,9 @@ def sync(
     raise typer.Exit(int(report.exit_code()))
 
 
-def _export_metrics(report: object, *, metrics_file: Path | None, pushgateway: str | None, shard: object) -> None:
+def _export_metrics(
+    report: SyncReport, *, metrics_file: Path | None, pushgateway: str | None, shard: Shard | None
+) -> None:
     """Write or push the run's metrics; a failure here is a warning, never the run's outcome."""
     if metrics_file is None and pushgateway is None:
         return
@@ -312,10 +317,10 @@ def _export_metrics(report: object, *, metrics_file: Path | None, pushgateway: s
 
     try:
         if metrics_file is not None:
-            write_metrics_file(metrics_file, report)  # type: ignore[arg-type]
+            write_metrics_file(metrics_file, report)
         if pushgateway is not None:
-            grouping = {"shard": f"{shard.index}-of-{shard.count}"} if shard is not None else {}  # type: ignore[attr-defined]
-            push_metrics(pushgateway, report, grouping=grouping)  # type: ignore[arg-type]
+            grouping = {"shard": f"{shard.index}-of-{shard.count}"} if shard is not None else {}
+            push_metrics(pushgateway, report, grouping=grouping)
     except (OSError, ValueError) as error:
         log.warning("metrics not exported: %s", error)
 

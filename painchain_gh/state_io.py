@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from painchain_gh.errors import StateError, UsageError
 from painchain_gh.runner import Runner, Settings
 from painchain_gh.store.file_store import FileStore, companion, read_state_file
-from painchain_gh.store.files import write_atomically
+from painchain_gh.store.files import FileLock, write_atomically
 from painchain_gh.store.model import StateFile
 
 
@@ -32,14 +32,14 @@ def reset_state(settings: Settings, *, repo: str | None) -> str:
         return reset_backend_state(Runner(settings).backend, repo=repo)
     path = settings.state_file
     if repo is None:
-        store = FileStore(path, lock_timeout=settings.lock_timeout)
-        store._lock.acquire()
+        lock = FileLock(companion(path, ".lock"), timeout=settings.lock_timeout)
+        lock.acquire()  # the state file itself may be unreadable: only the lock is taken
         try:
             moved = _move_aside_if_unreadable(path)
             companion(path, ".journal").unlink(missing_ok=True)
             write_atomically(path, StateFile().model_dump_json() + "\n")
         finally:
-            store._lock.release()
+            lock.release()
         return f"all cursors forgotten in {path}" + (f" (the unreadable file was moved to {moved})" if moved else "")
     store = FileStore(path, lock_timeout=settings.lock_timeout).open()
     try:
