@@ -39,7 +39,7 @@ class PrintSink:
 
     def send(self, event: PainChainEvent, *, tenant_id: str | None) -> None:
         """Print the event."""
-        line = json.dumps({"tenantId": tenant_id, **event.body()}, sort_keys=True, ensure_ascii=False)
+        line = json.dumps({"tenantId": tenant_id, **event.body()}, sort_keys=True, ensure_ascii=True)
         with self._lock:
             stream = self._stream or sys.stdout
             stream.write(line + "\n")

@@ -1,7 +1,10 @@
 """The GitHub REST client: conditional pages, pagination, rate limits and error classification.
 
 Only this module and ``backend.py`` know ``requests``. Every request carries a timeout, the
-documented headers, and the integration's token; a token is never put in a URL or a message.
+documented headers, and the integration's token; a token is never put in a URL or a message,
+and never sent to another origin (scheme, host and port) than the API base's: ``Link: next``
+and redirects are followed only within it. Bodies are read within a size cap and the run's
+deadline; what GitHub says (messages, ETags, intervals, reset times) is bounded before use.
 References: https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api
 and https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api
 """
@@ -11,29 +14,59 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from pydantic import SecretStr
 
+from painchain_gh import secrets
 from painchain_gh.errors import (
     DeadlineReached,
     GitHubAuthError,
-    GitHubError,
     GitHubRateLimited,
     GitHubRepoError,
     GitHubTemporaryError,
 )
-from painchain_gh.http import USER_AGENT, Deadline, RetryPolicy, Sleep, parse_retry_after, proxies_for
+from painchain_gh.http import (
+    DEFAULT_MAX_BODY_BYTES,
+    USER_AGENT,
+    BodyTooLarge,
+    Deadline,
+    InvalidJSON,
+    OutOfTime,
+    Reply,
+    Retry,
+    RetryPolicy,
+    Sleep,
+    Unreachable,
+    Unsendable,
+    clamp,
+    exchange,
+    header_safe,
+    int_header,
+    origin,
+    parse_retry_after,
+    proxies_for,
+    size_text,
+    with_retries,
+)
+from painchain_gh.text import escape
 from painchain_gh.timeutil import format_time
 
 API_VERSION = "2022-11-28"
 PER_PAGE = 100
 SECONDARY_LIMIT_DEFAULT_WAIT = 60.0  # GitHub: "wait for at least one minute before retrying"
+MAX_POLL_INTERVAL = 3600  # X-Poll-Interval above an hour is not believed
+MAX_RESET_AHEAD = 7200  # X-RateLimit-Reset further than two hours ahead is not believed
+MAX_ETAG_LENGTH = 200
+MAX_REDIRECTS = 3
+_REDIRECTS = frozenset({301, 302, 307, 308})
+_MESSAGE_LENGTH = 300
+_DEADLINE_MESSAGE = "the run's deadline (--max-runtime) was reached"
 
 
 def token_fingerprint(token: SecretStr | None) -> str:
@@ -74,7 +107,7 @@ class TokenBudget:
         return min(self.reserve, self.limit // 10) if self.limit else self.reserve
 
     def observe(self, response: requests.Response) -> None:
-        """Update from a response's ``X-RateLimit-*`` headers."""
+        """Update from a response's ``X-RateLimit-*`` headers (read before its body)."""
         headers = response.headers
         with self._lock:
             self.requests += 1
@@ -82,12 +115,12 @@ class TokenBudget:
                 self.not_modified += 1
             else:
                 self.units_spent += 1
-            remaining = _int_header(headers, "X-RateLimit-Remaining")
+            remaining = int_header(headers, "X-RateLimit-Remaining")
             if remaining is None:
                 return
             self.remaining = remaining
-            self.limit = _int_header(headers, "X-RateLimit-Limit") or self.limit
-            self.reset = _int_header(headers, "X-RateLimit-Reset") or self.reset
+            self.limit = int_header(headers, "X-RateLimit-Limit") or self.limit
+            self.reset = reset_time(headers) or self.reset
             reserve = self.effective_reserve()
             if remaining < reserve and not self.stopped:
                 until = f" until {format_time(self.reset)}" if self.reset else ""
@@ -97,12 +130,22 @@ class TokenBudget:
                 )
 
 
-def _int_header(headers: Any, name: str) -> int | None:
-    value = headers.get(name)
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
+def reset_time(headers: Mapping[str, str], *, now: float | None = None) -> int | None:
+    """``X-RateLimit-Reset`` clamped to [now, now + 2 h]: a reset far away (or past) is not believed."""
+    reset = int_header(headers, "X-RateLimit-Reset")
+    if reset is None:
         return None
+    current = time.time() if now is None else now
+    return int(clamp(reset, current, current + MAX_RESET_AHEAD))
+
+
+def usable_etag(value: object, *, secret_values: Iterable[str] = ()) -> str | None:
+    """An ETag kept opaque and bounded: printable ASCII, at most 200 characters, no known secret."""
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_ETAG_LENGTH or value != value.strip():
+        return None
+    if not all(" " <= char <= "~" for char in value) or secrets.contains_secret(value, secret_values):
+        return None
+    return value
 
 
 class Verdict(Enum):
@@ -174,17 +217,20 @@ class GitHubClient:
         budget: TokenBudget,
         deadline: Deadline,
         policy: RetryPolicy | None = None,
-        sleep: Sleep = time.sleep,
+        sleep: Sleep | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         self.api_url = api_url.rstrip("/")
-        self._host = urlsplit(self.api_url).netloc
+        self._origin = origin(self.api_url)
         self._proxies = proxies_for(self.api_url)
         self._session = session
         self._token = token
+        self._secrets = (token.get_secret_value(),) if token is not None else ()
         self.budget = budget
         self._deadline = deadline
         self._policy = policy or RetryPolicy()
-        self._sleep = sleep
+        self._sleep = sleep or deadline.sleep
+        self._max_body_bytes = max_body_bytes
 
     def iter_pages(self, path: str, *, etag: str | None, list_key: str | None = None) -> Iterator[Page]:
         """Pages of a list endpoint, newest first: page 1 conditionally, then ``Link: next``."""
@@ -198,125 +244,172 @@ class GitHubClient:
     def get_object(self, path: str) -> dict[str, Any] | None:
         """One object (e.g. a pull request); None if GitHub answers 404 or 410."""
         try:
-            response = self._request(f"{self.api_url}{path}", etag=None)
+            reply = self._request(f"{self.api_url}{path}", etag=None)
         except GitHubRepoError:
             return None
-        body = _json(response)
+        body = _json(reply)
         return body if isinstance(body, dict) else None
 
     def probe(self, path: str) -> Probe:
-        """One GET for diagnostics: never raises for 401/403/404, reports scopes and rate limit."""
+        """One GET for diagnostics: never raises for 401/403/404, reports scopes and rate limit.
+
+        Everything taken from the answer (message, request id, scopes, strings of the body such
+        as ``login``) is scrubbed of secrets and escaped, since ``check`` prints it."""
         try:
-            response = self._request(f"{self.api_url}{path}", etag=None)
-        except GitHubAuthError as error:
+            reply = self._request(f"{self.api_url}{path}", etag=None)
+        except (GitHubAuthError, GitHubRepoError) as error:
             return Probe(ok=False, detail=str(error))
-        except GitHubRepoError as error:
-            return Probe(ok=False, detail=str(error))
-        body = _json(response)
+        body = _json(reply)
+        scopes = reply.headers.get("X-OAuth-Scopes")
         return Probe(
             ok=True,
             detail="",
-            body=body if isinstance(body, dict) else {},
-            scopes=response.headers.get("X-OAuth-Scopes"),
-            remaining=_int_header(response.headers, "X-RateLimit-Remaining"),
-            limit=_int_header(response.headers, "X-RateLimit-Limit"),
+            body={key: self._safe(value) for key, value in body.items()} if isinstance(body, dict) else {},
+            scopes=None if scopes is None else secrets.safe_text(scopes, limit=_MESSAGE_LENGTH, extra=self._secrets),
+            remaining=int_header(reply.headers, "X-RateLimit-Remaining"),
+            limit=int_header(reply.headers, "X-RateLimit-Limit"),
         )
 
+    def _safe(self, value: object) -> object:
+        return secrets.safe_text(value, limit=_MESSAGE_LENGTH, extra=self._secrets) if isinstance(value, str) else value
+
     def _get_page(self, url: str, *, etag: str | None, list_key: str | None) -> Page:
-        response = self._request(url, etag=etag)
-        if response.status_code == 304:
+        reply = self._request(url, etag=etag)
+        where = url_path(url)
+        if reply.status == 304:
             return Page(status=304, etag=etag)
-        if response.status_code == 422:
+        if reply.status == 422:
             return Page(status=422)
-        body = _json(response)
+        try:
+            body = reply.json()
+        except InvalidJSON as error:
+            raise GitHubTemporaryError(f"GitHub answered {where} with a body that is not JSON ({error})") from None
         items = body.get(list_key) if list_key and isinstance(body, dict) else body
         if not isinstance(items, list):
-            raise GitHubTemporaryError(f"GitHub answered {url_path(url)} with an unexpected body")
-        next_url = response.links.get("next", {}).get("url")
-        if next_url and urlsplit(next_url).netloc != self._host:
-            raise GitHubTemporaryError(f"GitHub's next-page link points to another host ({urlsplit(next_url).netloc})")
-        poll = _int_header(response.headers, "X-Poll-Interval")
-        return Page(status=200, items=items, etag=response.headers.get("ETag"), next_url=next_url, poll_interval=poll)
+            raise GitHubTemporaryError(f"GitHub answered {where} with an unexpected body")
+        if len(items) > PER_PAGE:
+            raise GitHubTemporaryError(
+                f"GitHub answered {where} with {len(items)} items, more than the {PER_PAGE} asked for"
+            )
+        next_url = reply.links.get("next", {}).get("url")
+        if next_url:
+            next_url = urljoin(url, next_url)
+            if origin(next_url) != self._origin:
+                shown = secrets.safe_text(_origin_text(next_url), limit=100, extra=self._secrets)
+                raise GitHubTemporaryError(
+                    f"GitHub's next-page link points to another host or scheme ({shown}); not followed"
+                )
+        poll = int_header(reply.headers, "X-Poll-Interval")
+        return Page(
+            status=200,
+            items=items,
+            etag=usable_etag(reply.headers.get("ETag"), secret_values=self._secrets),
+            next_url=next_url,
+            poll_interval=None if poll is None else int(clamp(poll, 0, MAX_POLL_INTERVAL)),
+        )
 
-    def _request(self, url: str, *, etag: str | None) -> requests.Response:
+    def _request(self, url: str, *, etag: str | None) -> Reply:
         headers = {
             "Accept": "application/vnd.github+json",
             "Accept-Encoding": "gzip, deflate",
             "X-GitHub-Api-Version": API_VERSION,
             "User-Agent": USER_AGENT,
         }
-        if self._token is not None:
-            headers["Authorization"] = f"Bearer {self._token.get_secret_value()}"
-        if etag:
-            headers["If-None-Match"] = etag
         where = url_path(url)
-        for attempt in range(self._policy.attempts):
-            self.budget.check()
-            if self._deadline.expired():
-                raise DeadlineReached("the run's deadline (--max-runtime) was reached")
-            try:
-                # A prepared request skips Session.request's per-call merging of settings, which
-                # costs more CPU than the request itself when thousands of repositories are quiet.
-                prepared = requests.Request("GET", url, headers=headers).prepare()
-                with self.budget.slots:
-                    response = self._session.send(
-                        prepared,
-                        timeout=self._deadline.timeout(),
-                        proxies=self._proxies,
-                        allow_redirects=True,
-                        verify=self._session.verify,
-                    )
-            except requests.RequestException as error:
-                failure: GitHubError = GitHubTemporaryError(f"GitHub unreachable for {where}: {type(error).__name__}")
-                self._pause(attempt, None, failure)
-                continue
-            self.budget.observe(response)
-            # Only refusals need GitHub's message; parsing every body twice would cost CPU per request.
-            message = _message(response) if response.status_code in (403, 422, 429) else ""
-            verdict = classify(response.status_code, response.headers, message)
-            if verdict in (Verdict.OK, Verdict.NOT_MODIFIED, Verdict.END_OF_PAGES):
-                return response
-            described = describe(response, where)
-            if verdict is Verdict.RETRY:
-                self._pause(
-                    attempt, parse_retry_after(response.headers.get("Retry-After")), GitHubTemporaryError(described)
+        if self._token is not None:
+            authorization = f"Bearer {self._token.get_secret_value()}"
+            if not header_safe(authorization):
+                raise GitHubAuthError(
+                    f"the token cannot be sent in an HTTP header (characters outside Latin-1, or control "
+                    f"characters) on {where}"
                 )
-                continue
-            if verdict is Verdict.BAD_CREDENTIALS:
-                raise GitHubAuthError(f"the token was rejected (401 Bad credentials) on {where}")
-            if verdict is Verdict.PRIMARY_LIMIT:
-                reset = _int_header(response.headers, "X-RateLimit-Reset")
-                self.budget.stop("token rate limit exhausted" + (f" until {format_time(reset)}" if reset else ""))
-                self.budget.check()
-            if verdict is Verdict.SECONDARY_LIMIT:
-                wait = parse_retry_after(response.headers.get("Retry-After"))
-                wait = SECONDARY_LIMIT_DEFAULT_WAIT if wait is None else wait  # "Retry-After: 0" means now
-                if attempt + 1 < self._policy.attempts and wait + 1 < self._deadline.remaining():
-                    self._sleep(wait)
-                    continue
-                self.budget.stop(f"secondary rate limit hit (GitHub asked to wait {wait:.0f}s)")
-                self.budget.check()
-            raise GitHubRepoError(described)
-        raise GitHubTemporaryError(f"GitHub kept failing for {where} after {self._policy.attempts} attempts")
+            headers["Authorization"] = authorization
+        if etag and usable_etag(etag, secret_values=self._secrets):
+            headers["If-None-Match"] = etag
+        return with_retries(
+            lambda: self._attempt(url, headers, where), policy=self._policy, deadline=self._deadline, sleep=self._sleep
+        )
 
-    def _pause(self, attempt: int, retry_after: float | None, failure: GitHubError) -> None:
-        """Wait before the next attempt, or raise ``failure`` when no attempt or time is left."""
-        delay = self._policy.delay(attempt, retry_after)
-        if attempt + 1 >= self._policy.attempts or delay + 1 > self._deadline.remaining():
-            raise failure
-        self._sleep(delay)
+    def _attempt(self, url: str, headers: dict[str, str], where: str) -> Reply | Retry:
+        """One attempt (redirects within the API's origin included): an answer, a Retry, or an error."""
+        self.budget.check()
+        if self._deadline.expired():
+            raise DeadlineReached(_DEADLINE_MESSAGE)
+        reply = self._follow(url, headers, where)
+        if isinstance(reply, Retry):
+            return reply
+        # Only refusals need GitHub's message; parsing every body twice would cost CPU per request.
+        message = _message(reply) if reply.status in (403, 422, 429) else ""
+        verdict = classify(reply.status, reply.headers, message)
+        if verdict in (Verdict.OK, Verdict.NOT_MODIFIED, Verdict.END_OF_PAGES):
+            return reply
+        described = describe(reply, where, secret_values=self._secrets)
+        if verdict is Verdict.RETRY:
+            return Retry(GitHubTemporaryError(described), parse_retry_after(reply.headers.get("Retry-After")))
+        if verdict is Verdict.BAD_CREDENTIALS:
+            raise GitHubAuthError(f"the token was rejected (401 Bad credentials) on {where}")
+        if verdict is Verdict.PRIMARY_LIMIT:
+            reset = reset_time(reply.headers)
+            self.budget.stop("token rate limit exhausted" + (f" until {format_time(reset)}" if reset else ""))
+            self.budget.check()
+        if verdict is Verdict.SECONDARY_LIMIT:
+            wait = parse_retry_after(reply.headers.get("Retry-After"))
+            wait = SECONDARY_LIMIT_DEFAULT_WAIT if wait is None else wait  # "Retry-After: 0" means now
+            reason = f"secondary rate limit hit (GitHub asked to wait {wait:.0f}s)"
+            return Retry(GitHubRateLimited(reason), wait, on_give_up=lambda: self.budget.stop(reason))
+        raise GitHubRepoError(described)
+
+    def _follow(self, url: str, headers: dict[str, str], where: str) -> Reply | Retry:
+        """Send, following at most :data:`MAX_REDIRECTS` redirects within the API's origin."""
+        for _ in range(MAX_REDIRECTS + 1):
+            prepared = requests.Request("GET", url, headers=headers).prepare()
+            try:
+                with self.budget.slots:
+                    reply = exchange(
+                        self._session,
+                        prepared,
+                        deadline=self._deadline,
+                        max_body_bytes=self._max_body_bytes,
+                        proxies=self._proxies,
+                        on_headers=self.budget.observe,
+                    )
+            except Unreachable as error:
+                return Retry(GitHubTemporaryError(f"GitHub unreachable for {where}: {error}"))
+            except BodyTooLarge:
+                raise GitHubTemporaryError(
+                    f"GitHub's answer for {where} is larger than {size_text(self._max_body_bytes)}; not read"
+                ) from None
+            except OutOfTime:
+                raise DeadlineReached(f"{_DEADLINE_MESSAGE} while GitHub's answer for {where} was arriving") from None
+            except Unsendable as error:
+                raise GitHubRepoError(f"the request for {where} could not be encoded ({error})") from None
+            if reply.status not in _REDIRECTS:
+                return reply
+            target = urljoin(url, reply.headers.get("Location", ""))
+            if not reply.headers.get("Location") or origin(target) != self._origin:
+                shown = secrets.safe_text(_origin_text(target), limit=100, extra=self._secrets)
+                raise GitHubRepoError(
+                    f"GitHub redirected {where} ({reply.status}) to another host or scheme ({shown}); not followed"
+                )
+            url = target
+        raise GitHubRepoError(f"GitHub redirected {where} more than {MAX_REDIRECTS} times; not followed")
 
 
 def url_path(url: str) -> str:
     """The path of a URL, for messages (no host, no query, so never a secret)."""
-    return urlsplit(url).path or "/"
+    return escape(urlsplit(url).path or "/", 300)
 
 
-def describe(response: requests.Response, where: str) -> str:
-    """One line: status, GitHub's message and request id."""
-    message = _message(response)[:160]
-    request_id = response.headers.get("X-GitHub-Request-Id")
-    parts = [f"GitHub answered {response.status_code} for {where}"]
+def _origin_text(url: str) -> str:
+    found = origin(url)
+    return f"{found[0]}://{found[1]}:{found[2]}" if found else "an unusable URL"
+
+
+def describe(reply: Reply, where: str, *, secret_values: Iterable[str] = ()) -> str:
+    """One line: status, GitHub's message and request id (secrets scrubbed, then escaped and cut)."""
+    message = secrets.safe_text(_message(reply), limit=_MESSAGE_LENGTH, extra=secret_values)
+    request_id = secrets.safe_text(reply.headers.get("X-GitHub-Request-Id") or "", limit=80, extra=secret_values)
+    parts = [f"GitHub answered {reply.status} for {where}"]
     if message:
         parts.append(f": {message}")
     if request_id:
@@ -324,14 +417,14 @@ def describe(response: requests.Response, where: str) -> str:
     return "".join(parts)
 
 
-def _message(response: requests.Response) -> str:
-    body = _json(response)
+def _message(reply: Reply) -> str:
+    body = _json(reply)
     message = body.get("message") if isinstance(body, dict) else None
     return message if isinstance(message, str) else ""
 
 
-def _json(response: requests.Response) -> Any:
+def _json(reply: Reply) -> Any:
     try:
-        return response.json()
-    except ValueError:
+        return reply.json()
+    except InvalidJSON:
         return None

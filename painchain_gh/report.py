@@ -16,6 +16,7 @@ from typing import Any
 from painchain_gh import secrets
 from painchain_gh.poll import RepoResult
 from painchain_gh.sync import SyncReport
+from painchain_gh.text import EscapeForText
 from painchain_gh.timeutil import format_time
 
 log = logging.getLogger("painchain_gh")
@@ -47,7 +48,7 @@ class JsonFormatter(logging.Formatter):
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
             payload.update(fields)
-        return json.dumps(payload, default=str, ensure_ascii=False)
+        return json.dumps(payload, default=str, ensure_ascii=True)  # lone surrogates cannot crash the log
 
 
 def configure_logging(*, json_format: bool, verbose: bool, known_secrets: Iterable[str] = ()) -> None:
@@ -56,6 +57,8 @@ def configure_logging(*, json_format: bool, verbose: bool, known_secrets: Iterab
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if json_format else logging.Formatter("%(levelname)s %(message)s"))
     handler.addFilter(RedactSecrets())
+    if not json_format:  # JSON escapes by itself; text logs need control characters made visible
+        handler.addFilter(EscapeForText())
     log.handlers[:] = [handler]
     log.setLevel(logging.DEBUG if verbose else logging.INFO)
     log.propagate = False

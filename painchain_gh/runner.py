@@ -90,12 +90,12 @@ def adhoc_integration(repos: tuple[str, ...], token: SecretStr | None) -> Integr
 class Runner:
     """One command's clients and state, created from :class:`Settings`."""
 
-    def __init__(self, settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, settings: Settings, *, sleep: Callable[[float], None] | None = None) -> None:
         self.settings = settings
         self.deadline = Deadline(settings.max_runtime)
         self.session: requests.Session = new_session(pool_size=settings.concurrency * 2)
         self.policy = RetryPolicy(base_delay=settings.retry_base_delay)
-        self.sleep = sleep
+        self.sleep = sleep or self.deadline.sleep  # waits that SIGTERM (deadline.expire) ends at once
         self.backend = BackendClient(
             session=self.session,
             base_url=settings.backend_url,
