@@ -114,7 +114,8 @@ def _collect(
         fetched.complete = False
         fetched.warning = f"deployment statuses not readable: {error}"
         return
-    for status in statuses or [None]:
+    candidates: list[dict[str, Any] | None] = [*statuses] if statuses else [None]
+    for status in candidates:
         key = status_key(deployment, status)
         moment = parse_time((status or deployment).get("created_at"))
         if key is None or moment is None:
