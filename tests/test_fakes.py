@@ -301,7 +301,10 @@ def test_compare_answers_stored_pairs_and_404_otherwise(gh: FakeGitHub) -> None:
 def test_pulls_list_honours_state_sort_direction_and_per_page(gh: FakeGitHub) -> None:
     for number, state, updated in ((1, "open", "2026-01-03"), (2, "closed", "2026-01-01"), (3, "open", "2026-01-02")):
         gh.add_pull("acme", "api", {**pull(number, state=state), "updated_at": f"{updated}T00:00:00Z"})
-    numbers = lambda query: [p["number"] for p in get(gh, f"/repos/acme/api/pulls?{query}").json()]  # noqa: E731
+
+    def numbers(query: str) -> list[int]:
+        return [p["number"] for p in get(gh, f"/repos/acme/api/pulls?{query}").json()]
+
     assert numbers("") == [3, 1]  # default: open only, newest created first (ties: highest number)
     assert numbers("state=all&sort=updated&direction=desc") == [1, 3, 2]
     assert numbers("state=all&sort=updated&direction=asc") == [2, 3, 1]
