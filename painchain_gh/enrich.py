@@ -193,7 +193,7 @@ class Enricher:
     # -- cache ----------------------------------------------------------------------------
 
     def _once(self, client: GitHubClient, key: tuple[str, ...], kind: str, fetch: Callable[[], T]) -> T | None:
-        """``fetch()`` at most once per run and key; None (and a counted failure) if it failed."""
+        """``fetch()`` at most once per run and key; None (and a counted failure) if it failed or found nothing."""
         full_key = (client.api_url, client.budget.fingerprint, *(part.lower() for part in key))
         with self._lock:
             if full_key in self._cache:
@@ -202,8 +202,9 @@ class Enricher:
         try:
             value: object = fetch()
         except (GitHubError, DeadlineReached, StopIteration):
-            self.counts.fail(kind)
             value = _FAILED
+        if value is None or value is _FAILED:  # None: GitHub answered 404/410
+            self.counts.fail(kind)
         with self._lock:
             self._cache[full_key] = value
         return None if value is _FAILED else cast(T, value)
