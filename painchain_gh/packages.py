@@ -64,6 +64,7 @@ def fetch_images(
         try:
             pages = _list_packages(client, f"/{kind}/{owner}/packages", etag, counts)
         except GitHubRepoError:
+            counts.add("packages")  # the refused request was spent too
             if position + 1 < len(kinds):
                 continue  # 404: not an organization, try the user
             raise
