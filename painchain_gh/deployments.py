@@ -110,6 +110,7 @@ def _collect(
             if not page.next_url or number >= MAX_STATUS_PAGES:
                 break
     except (GitHubRepoError, GitHubTemporaryError) as error:  # this deployment waits for the next run
+        counts.add("deployment_statuses")
         counts.fail("deployment_statuses")
         fetched.complete = False
         fetched.warning = f"deployment statuses not readable: {error}"

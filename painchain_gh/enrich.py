@@ -144,6 +144,8 @@ class Enricher:
             reviews = self._first_page(client, "reviews", f"{base}/reviews", ("reviews", owner, repo, str(number)))
             event = with_reviews(event, reviews)
         if kind == "PullRequestEvent" and action in FULL_PULL_ACTIONS:
+            if "additions" not in event.data:  # GET /pulls/{n} failed: sizes and merged_by are unknown
+                event = missing(event)
             files = self._first_page(client, "files", f"{base}/files", ("files", owner, repo, str(number)))
             event = with_files(event, files)
         return event

@@ -126,6 +126,11 @@ def test_pull_request_requests_per_action(requests_mock: requests_mock.Mocker) -
     assert "reviewers" not in closed.data and requests_mock.call_count == 0
     opened = enrich(pull_request_event("opened", 1, repo="acme/api"))
     assert opened.data["files_changed"] == ["x.py"] and "reviewers" not in opened.data
+    assert opened.data["details_missing"] is True  # no GET /pulls/1 answer was passed: sizes unknown
+    raw = pull_request_event("opened", 1, repo="acme/api")
+    full = {1: {**pull(1, repo="acme/api"), "additions": 4}}
+    with_sizes = enricher.enrich_event(client, "acme", "api", raw, built(raw, full))
+    assert with_sizes.data["details_missing"] is False and with_sizes.data["additions"] == 4
     merged = enrich(pull_request_event("merged", 1, repo="acme/api"))
     assert merged.data["reviewers"] == ["bob"] and merged.data["approvals"] == 2
     reviewed = enrich(review_event(1, repo="acme/api"))

@@ -90,7 +90,7 @@ def test_trimmed_push_with_compare_matches_golden() -> None:
     event = with_compare(built(to_event(TRIMMED_PUSH, CTX)), COMPARE)
     check_golden("push-with-compare", event.body())
     assert event.title.endswith("(3 commits)")
-    assert [c["message"] for c in event.data["commits"]] == ["Change 3", "Change 2", "Change 1"]
+    assert [c["message"] for c in event.data["commits"]] == ["Change 1", "Change 2", "Change 3"]
     assert (event.data["additions"], event.data["deletions"]) == (11, 2)
     assert event.data["files_changed"] == ["app.py", "README.md"]
 

@@ -36,8 +36,8 @@ def with_compare(event: PainChainEvent, compare: Mapping[str, Any] | None) -> Pa
     data = {
         **event.data,
         "commit_count": count,
-        # GitHub lists the oldest commit first; the newest are what a responder reads.
-        "commits": [_commit(item) for item in commits[-MAX_LISTED:][::-1]],
+        # GitHub lists the oldest commit first (as push payloads do); keep the newest 20 in that order.
+        "commits": [_commit(item) for item in commits[-MAX_LISTED:]],
         "files_changed": _file_names(files),
         "additions": sum(as_int(as_dict(item).get("additions")) or 0 for item in files),
         "deletions": sum(as_int(as_dict(item).get("deletions")) or 0 for item in files),
