@@ -80,6 +80,7 @@ class Enricher:
     ) -> dict[int, Mapping[str, Any]]:
         """The pull requests the new Events API objects ``raws`` need, by number (what to pass
         to ``to_event``); a pull request that could not be read is absent (``details_missing``)."""
+        raws = [raw for raw in raws if isinstance(raw, Mapping)]
         wanted: dict[int, bool] = {}  # number -> needs the full object
         for raw in raws:
             number = _pull_event_number(raw)
