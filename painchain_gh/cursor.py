@@ -17,6 +17,9 @@ RUNS_WINDOW = 200
 EVENTS_OVERLAP = 3600  # how far below the newest handled event to keep paging, in seconds
 RUNS_OVERLAP = 600
 STUCK_RUN_AGE = 86400  # open runs older than this (relative to the newest) no longer extend paging
+DEPLOYMENTS_WINDOW = 200
+STATUSES_WINDOW = 1000  # a deployment has a handful of statuses (queued, in_progress, success, inactive)
+IMAGES_WINDOW = 500
 
 
 class EventsCursor(BaseModel):
@@ -43,6 +46,40 @@ class RunsCursor(BaseModel):
     etag_owner: str | None = None
 
 
+class DeploymentsCursor(BaseModel):
+    """What the deployments stream of one repository has handled.
+
+    A deployment's statuses are read only when it is new or its ``updated_at`` moved (GitHub
+    bumps it when a status is added); each status is sent once, keyed by its own id.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    floor: int | None = None
+    deployments: dict[str, tuple[int, str]] = Field(
+        default_factory=dict, description="deployment id -> (created_at epoch seconds, updated_at as GitHub wrote it)"
+    )
+    statuses: dict[str, int] = Field(
+        default_factory=dict,
+        description="status id (or 'created-<deployment id>' for a deployment sent before any status) -> created_at",
+    )
+    etag: str | None = None
+    etag_owner: str | None = None
+
+
+class ImagesCursor(BaseModel):
+    """What the container images stream of one package owner (organization or user) has handled."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    floor: int | None = None
+    packages: dict[str, str] = Field(default_factory=dict, description="package name -> its last seen updated_at")
+    versions: dict[str, int] = Field(default_factory=dict, description="tagged version id -> created_at")
+    etag: str | None = None
+    etag_owner: str | None = None
+    owner_kind: str | None = Field(default=None, description="'orgs' or 'users', once known")
+
+
 class RepoState(BaseModel):
     """Everything remembered about one (tenant, integration, repository)."""
 
@@ -52,6 +89,7 @@ class RepoState(BaseModel):
     poll_interval: int | None = Field(default=None, description="the last X-Poll-Interval GitHub asked for")
     events: EventsCursor = Field(default_factory=EventsCursor)
     runs: RunsCursor = Field(default_factory=RunsCursor)
+    deployments: DeploymentsCursor = Field(default_factory=DeploymentsCursor)
 
 
 def start_floor(floor: int | None, *, now: int, lookback: int) -> int:
@@ -128,3 +166,66 @@ def gap_span(
     if bound is None or oldest_fetched is None or reached_known or not exhausted:
         return None
     return (bound, oldest_fetched) if oldest_fetched > bound else None
+
+
+def _evict(entries: dict[str, int], floor: int | None, window: int) -> int | None:
+    """Drop the oldest entries beyond ``window``; the floor rises to the newest dropped time."""
+    if len(entries) <= window:
+        return floor
+    ordered = sorted(entries.items(), key=lambda item: (item[1], item[0]))
+    evicted = ordered[: len(ordered) - window]
+    for key, _ in evicted:
+        del entries[key]
+    return max([floor or 0, *(created for _, created in evicted)])
+
+
+def deployment_needs_statuses(cursor: DeploymentsCursor, deployment_id: str, created_at: int, updated_at: str) -> bool:
+    """Whether a deployment's statuses must be read: it is new (above the floor) or it changed."""
+    known = cursor.deployments.get(deployment_id)
+    if known is not None:
+        return known[1] != updated_at
+    return cursor.floor is None or created_at > cursor.floor
+
+
+def is_new_status(cursor: DeploymentsCursor, key: str, created_at: int) -> bool:
+    """Whether a deployment status (or a deployment's ``created-<id>`` event) has not been sent."""
+    return key not in cursor.statuses and (cursor.floor is None or created_at > cursor.floor)
+
+
+def mark_status(cursor: DeploymentsCursor, key: str, created_at: int, *, window: int = STATUSES_WINDOW) -> None:
+    """Record a status as sent (after the backend acknowledged it)."""
+    cursor.statuses[key] = created_at
+    cursor.floor = _evict(cursor.statuses, cursor.floor, window)
+
+
+def mark_deployment(
+    cursor: DeploymentsCursor,
+    deployment_id: str,
+    created_at: int,
+    updated_at: str,
+    *,
+    window: int = DEPLOYMENTS_WINDOW,
+) -> None:
+    """Record that every status of a deployment as of ``updated_at`` was sent."""
+    cursor.deployments[deployment_id] = (created_at, updated_at)
+    if len(cursor.deployments) > window:
+        created = {key: value[0] for key, value in cursor.deployments.items()}
+        cursor.floor = _evict(created, cursor.floor, window)
+        for key in [key for key in cursor.deployments if key not in created]:
+            del cursor.deployments[key]
+
+
+def package_changed(cursor: ImagesCursor, name: str, updated_at: str) -> bool:
+    """Whether a package's versions must be read (new package, or its ``updated_at`` moved)."""
+    return cursor.packages.get(name) != updated_at
+
+
+def is_new_image(cursor: ImagesCursor, version_id: str, created_at: int) -> bool:
+    """Whether a tagged package version has not been sent."""
+    return version_id not in cursor.versions and (cursor.floor is None or created_at > cursor.floor)
+
+
+def mark_image(cursor: ImagesCursor, version_id: str, created_at: int, *, window: int = IMAGES_WINDOW) -> None:
+    """Record a tagged version as sent."""
+    cursor.versions[version_id] = created_at
+    cursor.floor = _evict(cursor.versions, cursor.floor, window)

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
 from pydantic import SecretStr
@@ -235,6 +235,17 @@ class GitHubClient:
     def iter_pages(self, path: str, *, etag: str | None, list_key: str | None = None) -> Iterator[Page]:
         """Pages of a list endpoint, newest first: page 1 conditionally, then ``Link: next``."""
         url: str | None = f"{self.api_url}{path}?per_page={PER_PAGE}"
+        conditional = etag
+        while url:
+            page = self._get_page(url, etag=conditional, list_key=list_key)
+            yield page
+            url, conditional = page.next_url, None
+
+    def iter_query_pages(
+        self, path: str, query: dict[str, str], *, etag: str | None, list_key: str | None = None
+    ) -> Iterator[Page]:
+        """:meth:`iter_pages` for a list endpoint that needs query parameters (``state=all``, ...)."""
+        url: str | None = f"{self.api_url}{path}?{urlencode({**query, 'per_page': str(PER_PAGE)})}"
         conditional = etag
         while url:
             page = self._get_page(url, etag=conditional, list_key=list_key)

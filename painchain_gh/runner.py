@@ -102,7 +102,7 @@ class Runner:
             token=settings.backend_token,
             deadline=self.deadline,
             policy=self.policy,
-            sleep=sleep,
+            sleep=self.sleep,
         )
 
     def github_client(self, api_url: str, token: SecretStr | None, budget: TokenBudget) -> GitHubClient:

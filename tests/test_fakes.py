@@ -269,3 +269,76 @@ def test_backend_register_needs_bearer_and_required_token(backend: FakeBackend) 
     assert requests.get(backend.url + "/integrations", timeout=5).status_code == 401
     authorized = {"Authorization": "Bearer secret"}
     assert requests.get(backend.url + "/integrations", headers=authorized, timeout=5).json() == []
+
+
+# -- FakeGitHub: deployments, compare, pulls list, reviews, files, jobs, packages -------------------
+
+
+def test_deployments_newest_first_with_etag_and_statuses_bump_updated_at(gh: FakeGitHub) -> None:
+    gh.clock = lambda: 1_800_000_000.0
+    first = gh.add_deployment("acme", "api", {"environment": "staging"})
+    second = gh.add_deployment("acme", "api")
+    listed = get(gh, "/repos/acme/api/deployments?per_page=100")
+    assert [d["id"] for d in listed.json()] == [second["id"], first["id"]]
+    assert listed.json()[1]["environment"] == "staging" and listed.json()[0]["creator"]["login"] == "octocat"
+    etag = listed.headers["ETag"]
+    assert get(gh, "/repos/acme/api/deployments?per_page=100", **{"If-None-Match": etag}).status_code == 304
+    gh.clock = lambda: 1_800_000_060.0
+    status = gh.add_deployment_status("acme", "api", first["id"], {"state": "failure", "log_url": "https://ci/1"})
+    again = get(gh, "/repos/acme/api/deployments?per_page=100", **{"If-None-Match": etag})
+    assert again.status_code == 200 and again.json()[1]["updated_at"] == status["created_at"]
+    statuses = get(gh, f"/repos/acme/api/deployments/{first['id']}/statuses").json()
+    assert [(s["id"], s["state"], s["environment"]) for s in statuses] == [(status["id"], "failure", "staging")]
+    assert get(gh, "/repos/acme/api/deployments/999999/statuses").status_code == 404
+
+
+def test_compare_answers_stored_pairs_and_404_otherwise(gh: FakeGitHub) -> None:
+    gh.set_compare("acme", "api", "a" * 40, "b" * 40, {"total_commits": 2, "commits": [], "files": []})
+    assert get(gh, f"/repos/acme/api/compare/{'a' * 40}...{'b' * 40}").json()["total_commits"] == 2
+    assert get(gh, f"/repos/acme/api/compare/{'a' * 40}...{'c' * 40}").status_code == 404
+
+
+def test_pulls_list_honours_state_sort_direction_and_per_page(gh: FakeGitHub) -> None:
+    for number, state, updated in ((1, "open", "2026-01-03"), (2, "closed", "2026-01-01"), (3, "open", "2026-01-02")):
+        gh.add_pull("acme", "api", {**pull(number, state=state), "updated_at": f"{updated}T00:00:00Z"})
+
+    def numbers(query: str) -> list[int]:
+        return [p["number"] for p in get(gh, f"/repos/acme/api/pulls?{query}").json()]
+
+    assert numbers("") == [3, 1]  # default: open only, newest created first (ties: highest number)
+    assert numbers("state=all&sort=updated&direction=desc") == [1, 3, 2]
+    assert numbers("state=all&sort=updated&direction=asc") == [2, 3, 1]
+    assert numbers("state=closed") == [2]
+    page = get(gh, "/repos/acme/api/pulls?state=all&sort=updated&per_page=2")
+    assert len(page.json()) == 2 and 'rel="next"' in page.headers["Link"]
+
+
+def test_reviews_files_and_jobs(gh: FakeGitHub) -> None:
+    gh.add_pull("acme", "api", pull(5))
+    gh.add_review("acme", "api", 5, {"user": {"login": "bob"}, "state": "APPROVED"})
+    gh.add_pull_file("acme", "api", 5, {"filename": "app.py", "additions": 3, "deletions": 1, "status": "modified"})
+    assert [r["state"] for r in get(gh, "/repos/acme/api/pulls/5/reviews").json()] == ["APPROVED"]
+    assert [f["filename"] for f in get(gh, "/repos/acme/api/pulls/5/files").json()] == ["app.py"]
+    assert get(gh, "/repos/acme/api/pulls/6/reviews").status_code == 404
+    run = gh.add_run("acme", "api", {"status": "completed", "conclusion": "failure"})
+    gh.add_jobs("acme", "api", run["id"], [{"id": 1, "name": "test", "conclusion": "failure", "steps": []}])
+    jobs = get(gh, f"/repos/acme/api/actions/runs/{run['id']}/jobs?filter=latest").json()
+    assert jobs["total_count"] == 1 and jobs["jobs"][0]["name"] == "test"
+    assert get(gh, "/repos/acme/api/actions/runs/1/jobs").status_code == 404
+
+
+def test_container_packages_of_orgs_and_users_with_versions(gh: FakeGitHub) -> None:
+    gh.add_package_version("acme", "api/server", ["v1", "latest"], digest="sha256:" + "1" * 64)
+    gh.add_package_version("alice", "tool", [], kind="users")
+    listed = get(gh, "/orgs/acme/packages?package_type=container")
+    assert [p["name"] for p in listed.json()] == ["api/server"]
+    etag = listed.headers["ETag"]
+    assert get(gh, "/orgs/acme/packages?package_type=container", **{"If-None-Match": etag}).status_code == 304
+    assert get(gh, "/orgs/alice/packages?package_type=container").status_code == 404
+    assert get(gh, "/users/alice/packages?package_type=container").json()[0]["name"] == "tool"
+    versions = get(gh, "/orgs/acme/packages/container/api%2Fserver/versions").json()
+    assert versions[0]["name"] == "sha256:" + "1" * 64
+    assert versions[0]["metadata"]["container"]["tags"] == ["v1", "latest"]
+    gh.add_package_version("acme", "api/server", ["v2"])
+    assert get(gh, "/orgs/acme/packages?package_type=container", **{"If-None-Match": etag}).status_code == 200
+    assert get(gh, "/orgs/acme/packages/container/nope/versions").status_code == 404

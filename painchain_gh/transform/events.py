@@ -36,6 +36,7 @@ REVIEW_TITLES = {
 }
 _ZERO_SHA = "0" * 40
 _MAX_COMMITS = 20
+MAX_BODY = 1000
 
 Pulls = Mapping[int, Mapping[str, Any]]
 
@@ -112,12 +113,17 @@ def _push(raw: Mapping[str, Any], payload: Mapping[str, Any], ctx: RepoContext, 
     ref = as_str(payload.get("ref")) or ""
     head = as_str(payload.get("head"))
     before = as_str(payload.get("before"))
-    if ref.startswith("refs/tags/"):
-        name, title = ref.removeprefix("refs/tags/"), f"Tag pushed: {ref.removeprefix('refs/tags/')}"
+    is_tag = ref.startswith("refs/tags/")
+    deleted = head == _ZERO_SHA
+    if is_tag:
+        name = ref.removeprefix("refs/tags/")
+        title = f"Tag deleted: {name}" if deleted else f"Tag pushed: {name}"
     else:
         name = ref.removeprefix("refs/heads/") or "unknown branch"
-        title = f"Push to {name}"
-    if head and before and before != _ZERO_SHA:
+        title = f"Branch deleted: {name}" if deleted else f"Push to {name}"
+    if deleted:
+        url = f"{ctx.repo_url}/tags" if is_tag else f"{ctx.repo_url}/branches"
+    elif head and before and before != _ZERO_SHA:
         url = f"{ctx.repo_url}/compare/{before[:12]}...{head[:12]}"
     elif head:
         url = f"{ctx.repo_url}/commit/{head}"
@@ -125,7 +131,7 @@ def _push(raw: Mapping[str, Any], payload: Mapping[str, Any], ctx: RepoContext, 
         url = f"{ctx.repo_url}/tree/{name}"
     data: dict[str, Any] = {
         "event_type": "push",
-        "action": "pushed",
+        "action": "deleted" if deleted else "pushed",
         "author": _actor(raw),
         "url": url,
         "ref": ref,
@@ -134,6 +140,8 @@ def _push(raw: Mapping[str, Any], payload: Mapping[str, Any], ctx: RepoContext, 
         "before_sha": before,
         "compare_url": url,
     }
+    if deleted:
+        data["deleted"] = True
     commits = payload.get("commits")
     if isinstance(commits, list):  # GitHub Enterprise Server and pre-2025 payloads only
         data["commit_count"] = as_int(payload.get("size")) or len(commits)
@@ -158,12 +166,19 @@ def _pull_request(raw: Mapping[str, Any], payload: Mapping[str, Any], ctx: RepoC
     stub = as_dict(payload.get("pull_request"))
     details = pulls.get(number, {}) if number is not None else {}
     merged = action == "merged" or (
-        action == "closed" and (stub.get("merged") is True or ("merged" not in stub and details.get("merged") is True))
+        action == "closed" and (stub.get("merged") is True or ("merged" not in stub and _details_merged(details)))
     )
     verb = "merged" if merged else action
     data = _pull_fields(raw, stub, details, ctx, number)
     data.update({"event_type": "pull_request", "action": verb, "merged": merged})
     return f"Pull request {verb}: {data['title']}", data
+
+
+def _details_merged(details: Mapping[str, Any]) -> bool:
+    """Whether the enrichment says merged: ``merged`` (``GET /pulls/{n}``) or ``merged_at`` (the list)."""
+    if "merged" in details:
+        return details.get("merged") is True
+    return as_str(details.get("merged_at")) is not None
 
 
 def _review(raw: Mapping[str, Any], payload: Mapping[str, Any], ctx: RepoContext, pulls: Pulls) -> Built:
@@ -211,7 +226,47 @@ def _pull_fields(
         "base_branch": as_str(base.get("ref")),
         "enriched": bool(details),
         "details_missing": title is None,
+        **_pull_extras(stub, details),
     }
+
+
+def _pull_extras(stub: Mapping[str, Any], details: Mapping[str, Any]) -> dict[str, Any]:
+    """Size, labels, merger and body of a pull request, from a full payload or the enrichment."""
+
+    def pick(key: str) -> object:
+        return stub[key] if key in stub else details.get(key)
+
+    extras: dict[str, Any] = {}
+    for key in ("additions", "deletions", "changed_files", "comments", "review_comments"):
+        value = as_int(pick(key))
+        if value is not None:
+            extras[key] = value
+    merged_by = login(pick("merged_by"))
+    if merged_by:
+        extras["merged_by"] = merged_by
+    if isinstance(pick("labels"), list):
+        extras["labels"] = _names(pick("labels"), "name")
+    body = _body(pick("body"))
+    if body:
+        extras["description"] = body
+    return extras
+
+
+def _names(items: object, key: str, limit: int = 20) -> list[str]:
+    """The ``key`` of each object in a JSON list (bounded)."""
+    if not isinstance(items, list):
+        return []
+    names = [as_str(as_dict(item).get(key)) for item in items[:limit]]
+    return [name[:200] for name in names if name]
+
+
+def _body(value: object) -> str | None:
+    """A description cut to :data:`MAX_BODY` characters."""
+    text = as_str(value)
+    if text is None or not text.strip():
+        return None
+    text = text.strip()
+    return text if len(text) <= MAX_BODY else text[: MAX_BODY - 1] + "…"
 
 
 def _issue(raw: Mapping[str, Any], payload: Mapping[str, Any], ctx: RepoContext, _: Pulls) -> Built:
@@ -252,6 +307,8 @@ def _release(raw: Mapping[str, Any], payload: Mapping[str, Any], ctx: RepoContex
         "name": name,
         "prerelease": release.get("prerelease") is True,
         "draft": release.get("draft") is True,
+        "assets": _names(release.get("assets"), "name"),
+        "description": _body(release.get("body")),
     }
     return f"Release {action}: {name}", data
 

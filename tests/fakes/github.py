@@ -1,4 +1,7 @@
-"""A fake GitHub REST API (Events, Actions runs, pulls) with ETags, Link pagination and rate limits.
+"""A fake GitHub REST API with ETags, Link pagination and rate limits.
+
+Endpoints: Events, Actions runs and jobs, pulls (one, list, reviews, files), compare, deployments
+and their statuses, container packages and versions (orgs and users).
 
 Payload builders at the bottom produce the real shapes (see /work/shared/fixtures/github). Called
 without ``repo=``, they use the placeholder repository ``<owner>/<repo>``, which ``add_event`` and
@@ -15,7 +18,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 from ._server import FakeServer, RecordedRequest, Response, json_response
 
@@ -85,6 +88,12 @@ class RepoData:
     events: list[JSON] = field(default_factory=list)
     runs: list[JSON] = field(default_factory=list)
     pulls: dict[int, JSON] = field(default_factory=dict)
+    deployments: list[JSON] = field(default_factory=list)  # newest first
+    statuses: dict[int, list[JSON]] = field(default_factory=dict)  # deployment id -> newest first
+    compares: dict[str, JSON] = field(default_factory=dict)  # "base...head" -> comparison
+    reviews: dict[int, list[JSON]] = field(default_factory=dict)
+    pull_files: dict[int, list[JSON]] = field(default_factory=dict)
+    jobs: dict[int, list[JSON]] = field(default_factory=dict)  # run id -> jobs
 
     @property
     def full_name(self) -> str:
@@ -100,9 +109,20 @@ _ROUTES = {
     "events": re.compile(_REPO + r"/events"),
     "runs": re.compile(_REPO + r"/actions/runs"),
     "run": re.compile(_REPO + r"/actions/runs/(?P<id>\d+)"),
+    "jobs": re.compile(_REPO + r"/actions/runs/(?P<id>\d+)/jobs"),
     "pull": re.compile(_REPO + r"/pulls/(?P<number>\d+)"),
+    "pulls": re.compile(_REPO + r"/pulls"),
+    "reviews": re.compile(_REPO + r"/pulls/(?P<number>\d+)/reviews"),
+    "files": re.compile(_REPO + r"/pulls/(?P<number>\d+)/files"),
+    "compare": re.compile(_REPO + r"/compare/(?P<base>[^/]+?)\.\.\.(?P<head>[^/]+)"),
+    "deployments": re.compile(_REPO + r"/deployments"),
+    "statuses": re.compile(_REPO + r"/deployments/(?P<id>\d+)/statuses"),
     "repo": re.compile(_REPO),
 }
+
+
+_PACKAGES = re.compile(r"/(?P<kind>orgs|users)/(?P<owner>[^/]+)/packages")
+_VERSIONS = re.compile(r"/(?P<kind>orgs|users)/(?P<owner>[^/]+)/packages/container/(?P<name>[^/]+)/versions")
 
 
 class FakeGitHub(FakeServer):
@@ -119,7 +139,11 @@ class FakeGitHub(FakeServer):
         self._repos: dict[str, RepoData] = {}
         self._next_event_id = FIRST_EVENT_ID
         self._next_run_id = FIRST_RUN_ID
+        self._next_object_id = 1_000
         self._request_ids = 0
+        # ("orgs"|"users", owner lower) -> package name -> package; versions newest first
+        self.packages: dict[tuple[str, str], dict[str, JSON]] = {}
+        self.package_versions: dict[tuple[str, str, str], list[JSON]] = {}
 
     @property
     def ghes_url(self) -> str:
@@ -251,6 +275,138 @@ class FakeGitHub(FakeServer):
             data.pulls[int(stored["number"])] = stored
             return stored
 
+    def _object_id(self) -> int:
+        self._next_object_id += 1
+        return self._next_object_id
+
+    def add_deployment(self, owner: str, repo: str, deployment: JSON | None = None) -> JSON:
+        """Store a deployment as the newest one (``deployment`` overrides the defaults)."""
+        with self._lock:
+            data = self.repo(owner, repo)
+            fields = dict(deployment or {})
+            dep_id = fields.pop("id", None) or self._object_id()
+            now = utc_iso(self.clock())
+            api = f"{self.url}/repos/{data.full_name}"
+            stored: JSON = {
+                "url": f"{api}/deployments/{dep_id}",
+                "id": dep_id,
+                "node_id": f"DE_{dep_id}",
+                "sha": hashlib.sha1(str(dep_id).encode(), usedforsecurity=False).hexdigest(),
+                "ref": "main",
+                "task": "deploy",
+                "payload": {},
+                "original_environment": fields.get("environment", "production"),
+                "environment": "production",
+                "description": None,
+                "creator": _user("octocat"),
+                "created_at": now,
+                "updated_at": fields.get("created_at", now),
+                "statuses_url": f"{api}/deployments/{dep_id}/statuses",
+                "repository_url": api,
+                "transient_environment": False,
+                "production_environment": True,
+                **fields,
+            }
+            data.deployments.insert(0, stored)
+            data.statuses.setdefault(dep_id, [])
+            return stored
+
+    def add_deployment_status(self, owner: str, repo: str, deployment_id: int, status: JSON | None = None) -> JSON:
+        """Add a status (newest first) and bump the deployment's ``updated_at``, as GitHub does."""
+        with self._lock:
+            data = self.repo(owner, repo)
+            deployment = next(d for d in data.deployments if d["id"] == deployment_id)
+            fields = dict(status or {})
+            status_id = fields.pop("id", None) or self._object_id()
+            now = utc_iso(self.clock())
+            api = f"{self.url}/repos/{data.full_name}"
+            stored: JSON = {
+                "url": f"{api}/deployments/{deployment_id}/statuses/{status_id}",
+                "id": status_id,
+                "node_id": f"DES_{status_id}",
+                "state": "success",
+                "creator": _user("octocat"),
+                "description": "",
+                "environment": deployment["environment"],
+                "target_url": "",
+                "created_at": now,
+                "updated_at": now,
+                "deployment_url": f"{api}/deployments/{deployment_id}",
+                "repository_url": api,
+                "environment_url": "",
+                "log_url": "",
+                **fields,
+            }
+            data.statuses[deployment_id].insert(0, stored)
+            deployment["updated_at"] = stored["created_at"]
+            return stored
+
+    def set_compare(self, owner: str, repo: str, base: str, head: str, comparison: JSON) -> None:
+        """What ``GET /compare/{base}...{head}`` answers (unknown pairs answer 404)."""
+        with self._lock:
+            self.repo(owner, repo).compares[f"{base}...{head}"] = comparison
+
+    def add_review(self, owner: str, repo: str, number: int, review: JSON) -> JSON:
+        """Add a review (``user``, ``state`` such as ``APPROVED``) to pull request ``number``."""
+        with self._lock:
+            stored = {"id": self._object_id(), "submitted_at": utc_iso(self.clock()), **review}
+            self.repo(owner, repo).reviews.setdefault(number, []).append(stored)
+            return stored
+
+    def add_pull_file(self, owner: str, repo: str, number: int, file: JSON) -> None:
+        """Add a changed file (``filename``, ``additions``, ...) to pull request ``number``."""
+        with self._lock:
+            self.repo(owner, repo).pull_files.setdefault(number, []).append(file)
+
+    def add_jobs(self, owner: str, repo: str, run_id: int, jobs: list[JSON]) -> None:
+        """The jobs of a workflow run (its latest attempt)."""
+        with self._lock:
+            self.repo(owner, repo).jobs.setdefault(run_id, []).extend(jobs)
+
+    def add_package(self, owner: str, name: str, *, kind: str = "orgs", repository: str | None = None) -> JSON:
+        """Create (or return) a container package of an organization (``kind="orgs"``) or user."""
+        with self._lock:
+            packages = self.packages.setdefault((kind, owner.lower()), {})
+            if name not in packages:
+                now = utc_iso(self.clock())
+                packages[name] = {
+                    "id": self._object_id(),
+                    "name": name,
+                    "package_type": "container",
+                    "owner": _user(owner),
+                    "version_count": 0,
+                    "visibility": "public",
+                    "url": f"{self.url}/{kind}/{owner}/packages/container/{quote(name, safe='')}",
+                    "html_url": f"https://github.com/{kind}/{owner}/packages/container/package/{name}",
+                    "created_at": now,
+                    "updated_at": now,
+                    **({"repository": {"id": stable_id(repository), "full_name": repository}} if repository else {}),
+                }
+            return packages[name]
+
+    def add_package_version(
+        self, owner: str, name: str, tags: list[str], *, kind: str = "orgs", digest: str | None = None
+    ) -> JSON:
+        """Publish a version (newest first); bumps the package's ``updated_at`` and version count."""
+        with self._lock:
+            package = self.add_package(owner, name, kind=kind)
+            version_id = self._object_id()
+            now = utc_iso(self.clock())
+            version: JSON = {
+                "id": version_id,
+                "name": digest or "sha256:" + hashlib.sha256(str(version_id).encode()).hexdigest(),
+                "url": f"{package['url']}/versions/{version_id}",
+                "package_html_url": package["html_url"],
+                "created_at": now,
+                "updated_at": now,
+                "html_url": f"https://github.com/{kind}/{owner}/packages/container/{name}/{version_id}",
+                "metadata": {"package_type": "container", "container": {"tags": list(tags)}},
+            }
+            self.package_versions.setdefault((kind, owner.lower(), name), []).insert(0, version)
+            package["updated_at"] = now
+            package["version_count"] += 1
+            return version
+
     # -- HTTP -------------------------------------------------------------------------------
 
     def fault_headers(self, req: RecordedRequest) -> dict[str, str]:
@@ -316,6 +472,8 @@ class FakeGitHub(FakeServer):
             if spec is self.anonymous:
                 return _message(401, "Requires authentication")
             return json_response(200, {"login": spec.login, "id": 1, "type": "User"}, {"X-OAuth-Scopes": spec.scopes})
+        if packages := self._route_packages(req, path):
+            return packages
         route = _match_route(path)
         if route is None:
             return _message(404, "Not Found")
@@ -336,6 +494,8 @@ class FakeGitHub(FakeServer):
         if kind == "pull":
             pull = data.pulls.get(int(m["number"]))
             return _message(404, "Not Found") if pull is None else json_response(200, pull)
+        if kind in ("pulls", "reviews", "files", "jobs", "compare", "deployments", "statuses"):
+            return self._route_more(req, kind, m, data)
         return json_response(
             200,
             {
@@ -347,6 +507,42 @@ class FakeGitHub(FakeServer):
                 "html_url": f"https://github.com/{data.full_name}",
             },
         )
+
+    def _route_more(self, req: RecordedRequest, kind: str, m: re.Match[str], data: RepoData) -> Response:
+        if kind == "pulls":
+            return self._paginate(req, _list_pulls(list(data.pulls.values()), req.query))
+        if kind in ("reviews", "files"):
+            number = int(m["number"])
+            if number not in data.pulls:
+                return _message(404, "Not Found")
+            return self._paginate(req, (data.reviews if kind == "reviews" else data.pull_files).get(number, []))
+        if kind == "jobs":
+            run_id = int(m["id"])
+            if not any(str(r.get("id")) == m["id"] for r in data.runs):
+                return _message(404, "Not Found")
+            return self._paginate(req, data.jobs.get(run_id, []), wrap="jobs")
+        if kind == "compare":
+            comparison = data.compares.get(f"{unquote(m['base'])}...{unquote(m['head'])}")
+            return _message(404, "Not Found") if comparison is None else json_response(200, comparison)
+        if kind == "deployments":
+            return self._paginate(req, data.deployments)
+        statuses = data.statuses.get(int(m["id"]))
+        return _message(404, "Not Found") if statuses is None else self._paginate(req, statuses)
+
+    def _route_packages(self, req: RecordedRequest, path: str) -> Response | None:
+        if m := _PACKAGES.fullmatch(path):
+            packages = self.packages.get((m["kind"], unquote(m["owner"]).lower()))
+            if packages is None:
+                return _message(404, "Not Found")
+            if req.query.get("package_type") != "container":
+                return _message(400, "package_type is required and must be container in this fake")
+            listed = sorted(packages.values(), key=lambda p: str(p["name"]))
+            return self._paginate(req, listed)
+        if m := _VERSIONS.fullmatch(path):
+            key = (m["kind"], unquote(m["owner"]).lower(), unquote(m["name"]))
+            versions = self.package_versions.get(key)
+            return _message(404, "Package not found.") if versions is None else self._paginate(req, versions)
+        return None
 
     def _visible_repo(self, owner: str, repo: str, spec: TokenSpec) -> RepoData | None:
         data = self._lookup(owner, repo)
@@ -399,6 +595,16 @@ def _match_route(path: str) -> tuple[str, re.Match[str]] | None:
         if m := pattern.fullmatch(path):
             return kind, m
     return None
+
+
+def _list_pulls(pulls: list[JSON], query: dict[str, str]) -> list[JSON]:
+    """``GET /pulls``: ``state`` (open, closed, all; default open), ``sort`` (created, updated;
+    default created), ``direction`` (default desc)."""
+    state = query.get("state", "open")
+    chosen = [p for p in pulls if state == "all" or p.get("state") == state]
+    key = "updated_at" if query.get("sort") == "updated" else "created_at"
+    ordered = sorted(chosen, key=lambda p: (str(p.get(key)), int(p.get("number", 0))))
+    return ordered if query.get("direction") == "asc" else ordered[::-1]
 
 
 def _conditional(req: RecordedRequest, resp: Response) -> Response:

@@ -1,0 +1,146 @@
+"""The deployments stream of one repository: what is new in ``GET /repos/{o}/{r}/deployments``.
+
+Page 1 of the list is conditional (``If-None-Match``): a quiet repository costs one request,
+answered 304 for free. GitHub bumps a deployment's ``updated_at`` when a status is added, so the
+statuses (``GET /deployments/{id}/statuses``) are read only for deployments that are new or whose
+``updated_at`` moved. Each status is its own event, sent once (late and out-of-order safe: the
+cursor keys statuses by id, not by time). See https://docs.github.com/en/rest/deployments
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from painchain_gh.cursor import (
+    DeploymentsCursor,
+    deployment_needs_statuses,
+    is_new_status,
+    mark_deployment,
+    mark_status,
+)
+from painchain_gh.enrich import RequestCounts
+from painchain_gh.errors import GitHubRepoError, GitHubTemporaryError
+from painchain_gh.github import GitHubClient
+from painchain_gh.timeutil import parse_time
+from painchain_gh.transform.common import PainChainEvent, RepoContext, Skip
+from painchain_gh.transform.deployments import deployment_id, deployment_times, status_key, to_deployment_event
+
+MAX_DEPLOYMENT_PAGES = 3
+MAX_STATUS_PAGES = 2
+
+
+@dataclass(frozen=True)
+class DeploymentItem:
+    """One event to forward; after the backend acknowledges it, pass it to :func:`acknowledge`."""
+
+    event: PainChainEvent
+    key: str
+    created: int
+    deployment_id: str
+
+
+@dataclass
+class DeploymentsFetched:
+    """What one poll of the deployments stream found."""
+
+    items: list[DeploymentItem] = field(default_factory=list)
+    settled: dict[str, tuple[int, str]] = field(default_factory=dict)  # deployment id -> (created, updated_at)
+    etag: str | None = None
+    not_modified: bool = False
+    complete: bool = True  # False when some deployment's statuses could not be read
+    warning: str | None = None
+    ignored: int = 0
+
+
+def fetch_deployments(
+    client: GitHubClient,
+    ctx: RepoContext,
+    cursor: DeploymentsCursor,
+    *,
+    etag: str | None,
+    counts: RequestCounts,
+) -> DeploymentsFetched:
+    """New deployment events of ``ctx``'s repository, oldest first. ``cursor.floor`` must be set
+    (``start_floor``). Rate-limit, auth and deadline errors propagate like the other streams'."""
+    base = f"/repos/{ctx.owner}/{ctx.repo}/deployments"
+    fetched = DeploymentsFetched()
+    deployments: list[dict[str, Any]] = []
+    for number, page in enumerate(client.iter_pages(base, etag=etag), start=1):
+        counts.add("deployments")
+        if page.status == 304:
+            return DeploymentsFetched(etag=etag, not_modified=True)
+        if number == 1:
+            fetched.etag = page.etag
+        listed = [item for item in page.items if isinstance(item, dict)]
+        deployments.extend(listed)
+        times = [t for t in (deployment_times(item) for item in listed) if t is not None]
+        reached_known = any(deployment_id(item) in cursor.deployments for item in listed)
+        below_floor = cursor.floor is not None and any(created <= cursor.floor for created, _ in times)
+        if not page.next_url or reached_known or below_floor or number >= MAX_DEPLOYMENT_PAGES:
+            break
+    for deployment in deployments:
+        _collect(client, deployment, ctx=ctx, cursor=cursor, fetched=fetched, counts=counts)
+    fetched.items.sort(key=lambda item: item.event.sort_key)
+    return fetched
+
+
+def _collect(
+    client: GitHubClient,
+    deployment: dict[str, Any],
+    *,
+    ctx: RepoContext,
+    cursor: DeploymentsCursor,
+    fetched: DeploymentsFetched,
+    counts: RequestCounts,
+) -> None:
+    identifier, times = deployment_id(deployment), deployment_times(deployment)
+    if identifier is None or times is None:
+        fetched.ignored += 1
+        return
+    created, updated = times
+    if identifier in fetched.settled or not deployment_needs_statuses(cursor, identifier, created, updated):
+        return
+    path = f"/repos/{ctx.owner}/{ctx.repo}/deployments/{identifier}/statuses"
+    statuses: list[dict[str, Any]] = []
+    try:
+        for number, page in enumerate(client.iter_pages(path, etag=None), start=1):
+            counts.add("deployment_statuses")
+            statuses.extend(item for item in page.items if isinstance(item, dict))
+            if not page.next_url or number >= MAX_STATUS_PAGES:
+                break
+    except (GitHubRepoError, GitHubTemporaryError) as error:  # this deployment waits for the next run
+        counts.add("deployment_statuses")
+        counts.fail("deployment_statuses")
+        fetched.complete = False
+        fetched.warning = f"deployment statuses not readable: {error}"
+        return
+    candidates: list[dict[str, Any] | None] = [*statuses] if statuses else [None]
+    for status in candidates:
+        key = status_key(deployment, status)
+        moment = parse_time((status or deployment).get("created_at"))
+        if key is None or moment is None:
+            fetched.ignored += 1
+            continue
+        if not is_new_status(cursor, key, moment):
+            continue
+        built = to_deployment_event(deployment, status, ctx)
+        if isinstance(built, Skip):
+            fetched.ignored += 1
+            continue
+        fetched.items.append(DeploymentItem(built, key, moment, identifier))
+    fetched.settled[identifier] = (created, updated)
+
+
+def acknowledge(cursor: DeploymentsCursor, item: DeploymentItem) -> None:
+    """Record ``item`` as sent (call after the backend acknowledged it, before the next one)."""
+    mark_status(cursor, item.key, item.created)
+
+
+def settle(cursor: DeploymentsCursor, fetched: DeploymentsFetched, *, fingerprint: str) -> None:
+    """After every item was acknowledged: remember each deployment's ``updated_at`` (its statuses
+    are not read again until it moves) and, if the whole stream was read, the list's ETag."""
+    for identifier, (created, updated) in fetched.settled.items():
+        mark_deployment(cursor, identifier, created, updated)
+    if fetched.complete and not fetched.not_modified:
+        cursor.etag, cursor.etag_owner = fetched.etag, fingerprint

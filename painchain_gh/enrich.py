@@ -1,0 +1,238 @@
+"""Extra GitHub requests that add detail to Events API and workflow run events, with per-run caches.
+
+What is read, and when (every request goes through :class:`GitHubClient`, so it respects the
+deadline and the rate-limit reserve, and is counted per kind in :class:`RequestCounts`):
+
+- pull request titles, authors, state: one ``GET /pulls?state=all&sort=updated&direction=desc``
+  per repository and run (the 100 most recently updated), ``GET /pulls/{n}`` only for a pull
+  request not in it, or for ``opened``/``merged`` events that need sizes and ``merged_by``
+  (the list does not carry them), unless the payload already has them (GHES full payloads);
+- ``merged``: ``GET /pulls/{n}/reviews`` and ``/files``; ``opened``: ``/files``; reviews: ``/reviews``;
+- a trimmed push: ``GET /compare/{before}...{head}`` (never changes, cached per run);
+- a run completed as ``failure``/``timed_out``: ``GET /actions/runs/{id}/jobs?filter=latest``.
+
+When a request fails (deadline, rate limit, any GitHub error), the event still goes out with
+``details_missing: true``; it is never held back. Each object is asked for at most once per run.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar, cast
+
+from painchain_gh.errors import DeadlineReached, GitHubError
+from painchain_gh.github import GitHubClient
+from painchain_gh.transform.common import PainChainEvent, as_dict, as_int, as_str
+from painchain_gh.transform.details import missing, needs_jobs, with_compare, with_failed_jobs, with_files, with_reviews
+from painchain_gh.transform.events import pull_number
+
+ZERO_SHA = "0" * 40
+MAX_JOB_PAGES = 3
+FULL_PULL_ACTIONS = frozenset({"opened", "merged"})
+_FAILED = object()
+T = TypeVar("T")
+
+
+class RequestCounts:
+    """Extra requests per kind (``compare``, ``pull_list``, ``pull``, ``reviews``, ``files``, ``jobs``,
+    ``deployments``, ``deployment_statuses``, ``packages``, ``package_versions``) and failures."""
+
+    def __init__(self) -> None:
+        self._requests: Counter[str] = Counter()
+        self._failures: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def add(self, kind: str, n: int = 1) -> None:
+        """Count ``n`` requests of ``kind``."""
+        with self._lock:
+            self._requests[kind] += n
+
+    def fail(self, kind: str) -> None:
+        """Count one failed lookup of ``kind`` (its event went out with ``details_missing``)."""
+        with self._lock:
+            self._failures[kind] += 1
+
+    def requests(self) -> dict[str, int]:
+        """Requests per kind so far."""
+        with self._lock:
+            return dict(self._requests)
+
+    def failures(self) -> dict[str, int]:
+        """Failed lookups per kind so far."""
+        with self._lock:
+            return dict(self._failures)
+
+
+class Enricher:
+    """Per-run caches of the extra requests, keyed by (API, token, repository, object)."""
+
+    def __init__(self, counts: RequestCounts | None = None) -> None:
+        self.counts = counts or RequestCounts()
+        self._cache: dict[tuple[str, ...], object] = {}
+        self._lock = threading.Lock()
+
+    # -- pull requests --------------------------------------------------------------------
+
+    def pulls_for(
+        self, client: GitHubClient, owner: str, repo: str, raws: Iterable[Mapping[str, Any]]
+    ) -> dict[int, Mapping[str, Any]]:
+        """The pull requests the new Events API objects ``raws`` need, by number (what to pass
+        to ``to_event``); a pull request that could not be read is absent (``details_missing``)."""
+        raws = [raw for raw in raws if isinstance(raw, Mapping)]
+        wanted: dict[int, bool] = {}  # number -> needs the full object
+        for raw in raws:
+            number = _pull_event_number(raw)
+            if number is not None and (_trimmed(raw) or _needs_full_pull(raw)):
+                wanted[number] = wanted.get(number, False) or _needs_full_pull(raw)
+        if not wanted:
+            return {}
+        listed = self._pull_list(client, owner, repo) if any(_trimmed(raw) for raw in raws) else {}
+        found: dict[int, Mapping[str, Any]] = {}
+        for number, full in sorted(wanted.items()):
+            if full or number not in listed:
+                pull = self._pull(client, owner, repo, number)
+                if pull is not None:
+                    found[number] = pull
+                    continue
+            if number in listed:
+                found[number] = listed[number]
+        return found
+
+    def _pull_list(self, client: GitHubClient, owner: str, repo: str) -> dict[int, Mapping[str, Any]]:
+        def fetch() -> dict[int, Mapping[str, Any]]:
+            query = {"state": "all", "sort": "updated", "direction": "desc"}
+            self.counts.add("pull_list")
+            page = next(iter(client.iter_query_pages(f"/repos/{owner}/{repo}/pulls", query, etag=None)))
+            return {n: item for item in page.items if (n := as_int(as_dict(item).get("number"))) is not None}
+
+        result = self._once(client, ("pull_list", owner, repo), "pull_list", fetch)
+        return result if isinstance(result, dict) else {}
+
+    def _pull(self, client: GitHubClient, owner: str, repo: str, number: int) -> Mapping[str, Any] | None:
+        def fetch() -> Mapping[str, Any] | None:
+            self.counts.add("pull")
+            return client.get_object(f"/repos/{owner}/{repo}/pulls/{number}")
+
+        result = self._once(client, ("pull", owner, repo, str(number)), "pull", fetch)
+        return result if isinstance(result, Mapping) else None
+
+    def _first_page(self, client: GitHubClient, kind: str, path: str, key: tuple[str, ...]) -> list[Any] | None:
+        def fetch() -> list[Any]:
+            self.counts.add(kind)
+            return next(iter(client.iter_pages(path, etag=None))).items
+
+        result = self._once(client, key, kind, fetch)
+        return result if isinstance(result, list) else None
+
+    # -- events ---------------------------------------------------------------------------
+
+    def enrich_event(
+        self, client: GitHubClient, owner: str, repo: str, raw: Mapping[str, Any], event: PainChainEvent
+    ) -> PainChainEvent:
+        """``event`` (built from ``raw``) with the details its kind needs; never raises for GitHub."""
+        payload = as_dict(raw.get("payload"))
+        kind = raw.get("type")
+        if kind == "PushEvent":
+            return self._push(client, owner, repo, payload, event)
+        number = pull_number(raw)
+        if number is None or kind not in ("PullRequestEvent", "PullRequestReviewEvent"):
+            return event
+        base = f"/repos/{owner}/{repo}/pulls/{number}"
+        action = event.data.get("action")
+        if kind == "PullRequestReviewEvent" or action == "merged":
+            reviews = self._first_page(client, "reviews", f"{base}/reviews", ("reviews", owner, repo, str(number)))
+            event = with_reviews(event, reviews)
+        if kind == "PullRequestEvent" and action in FULL_PULL_ACTIONS:
+            if "additions" not in event.data:  # GET /pulls/{n} failed: sizes and merged_by are unknown
+                event = missing(event)
+            files = self._first_page(client, "files", f"{base}/files", ("files", owner, repo, str(number)))
+            event = with_files(event, files)
+        return event
+
+    def _push(
+        self, client: GitHubClient, owner: str, repo: str, payload: Mapping[str, Any], event: PainChainEvent
+    ) -> PainChainEvent:
+        before, head = as_str(payload.get("before")), as_str(payload.get("head"))
+        if isinstance(payload.get("commits"), list) or not before or not head:
+            return event
+        if ZERO_SHA in (before, head) or not (_is_sha(before) and _is_sha(head)):
+            return event  # a new branch (nothing to compare with) or a deletion
+
+        def fetch() -> Mapping[str, Any] | None:
+            self.counts.add("compare")
+            return client.get_object(f"/repos/{owner}/{repo}/compare/{before}...{head}")
+
+        result = self._once(client, ("compare", owner, repo, before, head), "compare", fetch)
+        if not isinstance(result, Mapping):
+            return missing(event)
+        return with_compare(event, result)
+
+    def enrich_run(
+        self, client: GitHubClient, owner: str, repo: str, run: Mapping[str, Any], event: PainChainEvent
+    ) -> PainChainEvent:
+        """A run event with its failed jobs, for runs completed as ``failure``/``timed_out`` only."""
+        run_id = as_int(as_dict(run).get("id"))
+        if run_id is None or not needs_jobs(event):
+            return event
+        attempt = str(as_int(run.get("run_attempt")) or 1)
+
+        def fetch() -> list[Any]:
+            jobs: list[Any] = []
+            path = f"/repos/{owner}/{repo}/actions/runs/{run_id}/jobs"
+            for number, page in enumerate(
+                client.iter_query_pages(path, {"filter": "latest"}, etag=None, list_key="jobs"), start=1
+            ):
+                self.counts.add("jobs")
+                jobs.extend(page.items)
+                if number >= MAX_JOB_PAGES:
+                    break
+            return jobs
+
+        result = self._once(client, ("jobs", owner, repo, str(run_id), attempt), "jobs", fetch)
+        return with_failed_jobs(event, run, result if isinstance(result, list) else None)
+
+    # -- cache ----------------------------------------------------------------------------
+
+    def _once(self, client: GitHubClient, key: tuple[str, ...], kind: str, fetch: Callable[[], T]) -> T | None:
+        """``fetch()`` at most once per run and key; None (and a counted failure) if it failed or found nothing."""
+        full_key = (client.api_url, client.budget.fingerprint, *(part.lower() for part in key))
+        with self._lock:
+            if full_key in self._cache:
+                cached = self._cache[full_key]
+                return None if cached is _FAILED else cast(T, cached)
+        try:
+            value: object = fetch()
+        except (GitHubError, DeadlineReached, StopIteration):
+            value = _FAILED
+        if value is None or value is _FAILED:  # None: GitHub answered 404/410
+            self.counts.fail(kind)
+        with self._lock:
+            self._cache[full_key] = value
+        return None if value is _FAILED else cast(T, value)
+
+
+def _pull_event_number(raw: Mapping[str, Any]) -> int | None:
+    if not isinstance(raw, Mapping) or raw.get("type") not in ("PullRequestEvent", "PullRequestReviewEvent"):
+        return None
+    return pull_number(raw)
+
+
+def _trimmed(raw: Mapping[str, Any]) -> bool:
+    return as_str(as_dict(as_dict(raw.get("payload")).get("pull_request")).get("title")) is None
+
+
+def _needs_full_pull(raw: Mapping[str, Any]) -> bool:
+    """An ``opened`` or ``merged`` pull request event whose payload lacks sizes and ``merged_by``."""
+    payload = as_dict(raw.get("payload"))
+    if raw.get("type") != "PullRequestEvent":
+        return False
+    stub = as_dict(payload.get("pull_request"))
+    action = payload.get("action")
+    merged = action == "merged" or (action == "closed" and stub.get("merged") is True)
+    return (action == "opened" or merged) and "additions" not in stub
+
+
+def _is_sha(value: str) -> bool:
+    return 7 <= len(value) <= 64 and all(c in "0123456789abcdef" for c in value.lower())
