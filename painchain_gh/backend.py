@@ -13,7 +13,6 @@ secrets before it is cut to a message.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urljoin
 
 import requests
 from pydantic import SecretStr
@@ -44,6 +43,7 @@ from painchain_gh.http import (
     origin,
     parse_retry_after,
     proxies_for,
+    resolve,
     size_text,
     with_retries,
 )
@@ -148,8 +148,8 @@ class BackendClient:
             ) from None
         except OutOfTime:
             raise BackendTemporaryError(f"backend's answer to {where} did not arrive before the deadline") from None
-        except Unsendable as error:
-            raise BackendRejected(f"{where} could not be encoded ({error})", status=0) from None
+        except Unsendable as error:  # e.g. a header that is not Latin-1, or an unparsable Location
+            raise BackendTemporaryError(f"{where} could not be sent or its answer not parsed ({error})") from None
         status = reply.status
         if 200 <= status < 300:
             return reply
@@ -176,7 +176,7 @@ class BackendClient:
         location = reply.headers.get("Location")
         if not location:
             return ""
-        found = origin(urljoin(self.base_url + "/", location))
+        found = origin(resolve(self.base_url + "/", location))
         shown = f"{found[0]}://{found[1]}:{found[2]}" if found else "an unusable URL"
         return f" to {secrets.safe_text(shown, limit=100, extra=self._secrets)}"
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import requests
 from pydantic import SecretStr
@@ -51,6 +51,7 @@ from painchain_gh.http import (
     origin,
     parse_retry_after,
     proxies_for,
+    resolve,
     size_text,
     with_retries,
 )
@@ -304,7 +305,7 @@ class GitHubClient:
             )
         next_url = reply.links.get("next", {}).get("url")
         if next_url:
-            next_url = urljoin(url, next_url)
+            next_url = resolve(url, next_url)
             if origin(next_url) != self._origin:
                 shown = secrets.safe_text(_origin_text(next_url), limit=100, extra=self._secrets)
                 raise GitHubTemporaryError(
@@ -373,7 +374,12 @@ class GitHubClient:
     def _follow(self, url: str, headers: dict[str, str], where: str) -> Reply | Retry:
         """Send, following at most :data:`MAX_REDIRECTS` redirects within the API's origin."""
         for _ in range(MAX_REDIRECTS + 1):
-            prepared = requests.Request("GET", url, headers=headers).prepare()
+            try:
+                prepared = requests.Request("GET", url, headers=headers).prepare()
+            except (requests.RequestException, ValueError) as error:
+                raise GitHubRepoError(
+                    f"the request for {where} could not be encoded ({type(error).__name__})"
+                ) from None
             try:
                 with self.budget.slots:
                     reply = exchange(
@@ -393,10 +399,12 @@ class GitHubClient:
             except OutOfTime:
                 raise DeadlineReached(f"{_DEADLINE_MESSAGE} while GitHub's answer for {where} was arriving") from None
             except Unsendable as error:
-                raise GitHubRepoError(f"the request for {where} could not be encoded ({error})") from None
+                raise GitHubRepoError(
+                    f"the request for {where} could not be sent or its answer not parsed ({error})"
+                ) from None
             if reply.status not in _REDIRECTS:
                 return reply
-            target = urljoin(url, reply.headers.get("Location", ""))
+            target = resolve(url, reply.headers.get("Location", ""))
             if not reply.headers.get("Location") or origin(target) != self._origin:
                 shown = secrets.safe_text(_origin_text(target), limit=100, extra=self._secrets)
                 raise GitHubRepoError(
@@ -408,7 +416,11 @@ class GitHubClient:
 
 def url_path(url: str) -> str:
     """The path of a URL, for messages (no host, no query, so never a secret)."""
-    return escape(urlsplit(url).path or "/", 300)
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        return "an unusable URL"
+    return escape(path or "/", 300)
 
 
 def _origin_text(url: str) -> str:

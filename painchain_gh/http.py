@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
@@ -160,7 +160,10 @@ def clamp(value: float, low: float, high: float) -> float:
 
 def proxies_for(url: str) -> dict[str, str]:
     """The proxies the environment (``HTTPS_PROXY``, ``NO_PROXY``, ...) sets for ``url``'s host."""
-    return dict(requests.utils.get_environ_proxies(url))
+    try:
+        return dict(requests.utils.get_environ_proxies(url))
+    except ValueError:  # not a URL: the request itself will fail with a known error
+        return {}
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -196,6 +199,14 @@ def origin(url: str) -> tuple[str, str, int] | None:
     if scheme not in {"http", "https"} or not parts.hostname:
         return None
     return scheme, parts.hostname.lower(), port or (443 if scheme == "https" else 80)
+
+
+def resolve(base: str, reference: str) -> str:
+    """``reference`` (a ``Link`` or ``Location``) made absolute against ``base``; ``""`` if unusable."""
+    try:
+        return urljoin(base, reference)
+    except ValueError:
+        return ""
 
 
 def header_safe(value: str) -> bool:
@@ -256,6 +267,18 @@ class Reply:
         return decode_json(self.body)
 
 
+# Errors no retry can fix: a header or URL that cannot be encoded (requests raises some of them as
+# RequestException, http.client raises UnicodeEncodeError for a header that is not Latin-1).
+_UNSENDABLE = (
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.MissingSchema,
+    UnicodeError,
+    ValueError,
+)
+
+
 def exchange(
     session: requests.Session,
     request: requests.PreparedRequest,
@@ -277,10 +300,10 @@ def exchange(
             verify=session.verify,
             stream=True,
         )
+    except _UNSENDABLE as error:
+        raise Unsendable(type(error).__name__) from None
     except requests.RequestException as error:
         raise Unreachable(type(error).__name__) from None
-    except (UnicodeError, ValueError) as error:
-        raise Unsendable(type(error).__name__) from None
     try:
         if on_headers is not None:
             on_headers(response)

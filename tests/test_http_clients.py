@@ -16,6 +16,7 @@ from painchain_gh.errors import (
     BackendRejected,
     BackendTemporaryError,
     GitHubAuthError,
+    GitHubError,
     GitHubRateLimited,
     GitHubRepoError,
     GitHubTemporaryError,
@@ -360,3 +361,30 @@ def test_probe_scrubs_and_escapes_everything_it_reports(requests_mock: requests_
     assert probe.scopes == "repo, ***\\x0d\\x0a"
     failed = client.probe("/repos/acme/gone")
     assert not failed.ok and TOKEN not in failed.detail and failed.detail.count("***") == 2
+
+
+@pytest.mark.parametrize("api_url", ["http://", "https://exa mple.com:99999", "http://[::1"])
+def test_an_unusable_api_url_is_a_known_error(requests_mock: requests_mock.Mocker, api_url: str) -> None:
+    client = GitHubClient(
+        session=requests.Session(),
+        api_url=api_url,
+        token=SecretStr(TOKEN),
+        budget=TokenBudget("fp", reserve=0, max_concurrent=1),
+        deadline=Deadline(60),
+        policy=RetryPolicy(attempts=2, base_delay=0),
+        sleep=lambda seconds: None,
+    )
+    with pytest.raises(GitHubError):
+        pages(client)
+
+
+def test_unparsable_links_and_locations_are_refused(requests_mock: requests_mock.Mocker) -> None:
+    requests_mock.get(EVENTS, json=[{"id": "1"}], headers={"Link": '<http://[::1/x>; rel="next"'})
+    with pytest.raises(GitHubTemporaryError, match="an unusable URL"):
+        pages(github()[0])
+    requests_mock.get(EVENTS, status_code=301, headers={"Location": "http://[::1/x"})
+    with pytest.raises(GitHubRepoError, match=r"not parsed|an unusable URL"):
+        pages(github()[0])
+    requests_mock.get(f"{BACKEND}/integrations", status_code=302, headers={"Location": "http://[::1/x"})
+    with pytest.raises(BackendTemporaryError, match=r"not parsed|an unusable URL"):
+        backend()[0].list_integrations()

@@ -8,6 +8,7 @@ secret and no raw control character in anything printed.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -21,6 +22,7 @@ import pytest
 from tests.e2e.command import painchain_gh_command
 from tests.e2e.conftest import Connector, Run
 from tests.e2e.faults_support import add_integration, seed_issues, state_json, wait_until
+from tests.fakes.github import utc_iso
 from tests.fakes.hostile import MB, HostileServer, answer, flood, trickle
 
 TOKEN = "ghp_hostileCANARY0123456789abcdefghijklm"
@@ -140,7 +142,8 @@ def test_a_deeply_nested_json_body_fails_only_that_repository(connector: Connect
 def test_next_links_to_another_scheme_or_port_are_not_followed(connector: Connector, hostile: HostileServer) -> None:
     """``Link: next`` to https on the same host and port, or to another port: refused; the token goes nowhere else."""
     with HostileServer() as elsewhere:
-        page = b'[{"id":"1","type":"WatchEvent","created_at":"2026-01-01T00:00:00Z","payload":{}}]'
+        recent = {"id": "1", "type": "WatchEvent", "created_at": utc_iso(), "payload": {}}  # worth a page 2
+        page = json.dumps([recent]).encode()
         to_https = f'<https://127.0.0.1:{hostile.port}/repositories/1/events?page=2>; rel="next"'
         to_port = f'<http://127.0.0.1:{elsewhere.port}/repositories/1/events?page=2>; rel="next"'
         hostile.routes["/acme/scheme/events$"] = answer("200 OK", page, {"Link": to_https})
