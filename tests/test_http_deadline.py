@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import threading
 import time
@@ -40,6 +42,19 @@ def test_expire_ends_a_wait_on_the_main_thread_quickly() -> None:
     started = time.monotonic()
     deadline.sleep(30)
     assert time.monotonic() - started < 1
+
+
+def test_sigterm_on_the_main_thread_ends_its_wait() -> None:
+    """The CLI's handler (deadline.expire) runs on the main thread, possibly in the middle of its wait."""
+    deadline = Deadline(60)
+    previous = signal.signal(signal.SIGTERM, lambda *_: deadline.expire())
+    try:
+        threading.Timer(0.1, os.kill, args=(os.getpid(), signal.SIGTERM)).start()
+        started = time.monotonic()
+        deadline.sleep(30)
+        assert time.monotonic() - started < 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def test_expire_twice_and_sleep_after_expiry_return_at_once() -> None:
