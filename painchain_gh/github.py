@@ -12,6 +12,7 @@ and https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -66,6 +67,7 @@ MAX_RESET_AHEAD = 7200  # X-RateLimit-Reset further than two hours ahead is not 
 MAX_ETAG_LENGTH = 200
 MAX_REDIRECTS = 3
 _REDIRECTS = frozenset({301, 302, 307, 308})
+_ETAG = re.compile(f"[!-~](?:[ -~]{{0,{MAX_ETAG_LENGTH - 2}}}[!-~])?")  # printable ASCII, trimmed
 _MESSAGE_LENGTH = 300
 _DEADLINE_MESSAGE = "the run's deadline (--max-runtime) was reached"
 
@@ -142,11 +144,9 @@ def reset_time(headers: Mapping[str, str], *, now: float | None = None) -> int |
 
 def usable_etag(value: object, *, secret_values: Iterable[str] = ()) -> str | None:
     """An ETag kept opaque and bounded: printable ASCII, at most 200 characters, no known secret."""
-    if not isinstance(value, str) or not 0 < len(value) <= MAX_ETAG_LENGTH or value != value.strip():
+    if not isinstance(value, str) or _ETAG.fullmatch(value) is None:
         return None
-    if not all(" " <= char <= "~" for char in value) or secrets.contains_secret(value, secret_values):
-        return None
-    return value
+    return None if secrets.contains_secret(value, secret_values) else value
 
 
 class Verdict(Enum):
@@ -227,6 +227,8 @@ class GitHubClient:
         self._session = session
         self._token = token
         self._secrets = (token.get_secret_value(),) if token is not None else ()
+        self._authorization = f"Bearer {token.get_secret_value()}" if token is not None else None
+        self._authorization_ok = self._authorization is None or header_safe(self._authorization)
         self.budget = budget
         self._deadline = deadline
         self._policy = policy or RetryPolicy()
@@ -328,14 +330,13 @@ class GitHubClient:
             "User-Agent": USER_AGENT,
         }
         where = url_path(url)
-        if self._token is not None:
-            authorization = f"Bearer {self._token.get_secret_value()}"
-            if not header_safe(authorization):
-                raise GitHubAuthError(
-                    f"the token cannot be sent in an HTTP header (characters outside Latin-1, or control "
-                    f"characters) on {where}"
-                )
-            headers["Authorization"] = authorization
+        if not self._authorization_ok:
+            raise GitHubAuthError(
+                f"the token cannot be sent in an HTTP header (characters outside Latin-1, or control "
+                f"characters) on {where}"
+            )
+        if self._authorization is not None:
+            headers["Authorization"] = self._authorization
         if etag and usable_etag(etag, secret_values=self._secrets):
             headers["If-None-Match"] = etag
         return with_retries(

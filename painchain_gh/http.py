@@ -13,6 +13,7 @@ import json
 import math
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -209,11 +210,13 @@ def resolve(base: str, reference: str) -> str:
         return ""
 
 
+_HEADER_VALUE = re.compile("(?:[!-~\xa0-\xff](?:[\t -~\xa0-\xff]*[!-~\xa0-\xff])?)?")
+
+
 def header_safe(value: str) -> bool:
-    """Whether ``value`` can be sent as an HTTP header value (Latin-1, no control characters)."""
-    return value == value.strip() and all(
-        char == "\t" or " " <= char <= "~" or "\xa0" <= char <= "\xff" for char in value
-    )
+    """Whether ``value`` can be sent as an HTTP header value (Latin-1, no control characters, not
+    starting or ending with a space)."""
+    return _HEADER_VALUE.fullmatch(value) is not None
 
 
 class InvalidJSON(ValueError):

@@ -40,7 +40,9 @@ def scrub(text: str, extra: Iterable[str] = ()) -> str:
 
 def contains_secret(text: str, extra: Iterable[str] = ()) -> bool:
     """Whether ``text`` holds a known secret (or one of ``extra``)."""
-    return any(secret in text for secret in _candidates(extra))
+    return any(secret in text for secret in extra if len(secret) >= _MINIMUM_LENGTH) or any(
+        secret in text for secret in _longest_first
+    )
 
 
 def safe_text(text: str, *, limit: int, extra: Iterable[str] = ()) -> str:
