@@ -33,7 +33,7 @@ from painchain_gh.errors import (
     GitHubTemporaryError,
 )
 from painchain_gh.http import USER_AGENT
-from painchain_gh.models import Integration, escape
+from painchain_gh.models import Integration, escape, private_key_parts
 from painchain_gh.timeutil import parse_time
 
 API_VERSION = "2022-11-28"
@@ -67,7 +67,7 @@ class AppCredentials:
         config = integration.config
         if config.app_id is None or config.private_key is None:
             return None
-        secrets.register([config.private_key.get_secret_value()])
+        secrets.register(private_key_parts(config.private_key.get_secret_value()))
         return cls(api_url.rstrip("/"), config.app_id, config.private_key, config.installation_id)
 
 
@@ -261,7 +261,7 @@ class InstallationTokenProvider:
         self._jwt: tuple[str, float] | None = None
         self._installation_id = credentials.installation_id
         self._token: InstallationToken | None = None
-        secrets.register([credentials.private_key.get_secret_value()])
+        secrets.register(private_key_parts(credentials.private_key.get_secret_value()))
 
     @property
     def label(self) -> str:

@@ -496,12 +496,14 @@ def register_secrets(row: object) -> None:
     config = row.get("config") if isinstance(row, Mapping) else None
     if not isinstance(config, Mapping):
         return
-    values: list[object] = [config.get("token")]
     key = config.get("privateKey")
-    if isinstance(key, str):
-        values += [key, key.strip(), key.replace("\\n", "\n").strip()]
-        values += [line for line in re.split(r"\\n|\n", key) if line.strip() and "-----" not in line]
-    secrets.register(values)
+    secrets.register([config.get("token"), *(private_key_parts(key) if isinstance(key, str) else [])])
+
+
+def private_key_parts(key: str) -> list[str]:
+    """A PEM key as the secrets registry should know it: whole, and each line of key material."""
+    lines = [line for line in re.split(r"\\n|\n", key) if line.strip() and "-----" not in line]
+    return [key, key.strip(), key.replace("\\n", "\n").strip(), *lines]
 
 
 def select_integrations(rows: object) -> IntegrationSelection:

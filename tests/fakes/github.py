@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import unquote, urlencode
 
 from ._server import FakeServer, RecordedRequest, Response, json_response
+from .github_app import FakeApps
 
 JSON = dict[str, Any]
 
@@ -120,6 +121,7 @@ class FakeGitHub(FakeServer):
         self._next_event_id = FIRST_EVENT_ID
         self._next_run_id = FIRST_RUN_ID
         self._request_ids = 0
+        self.apps = FakeApps(self)  # GitHub App endpoints (JWT, installations, repository lists)
 
     @property
     def ghes_url(self) -> str:
@@ -266,6 +268,10 @@ class FakeGitHub(FakeServer):
                 "X-GitHub-Request-Id": f"FAKE:{self._request_ids:08X}",
                 "X-GitHub-Api-Version-Selected": "2022-11-28",
             }
+            answer = self.apps.handle(req, req.path.removeprefix("/api/v3"))
+            if answer is not None:
+                answer.headers.update(base)
+                return answer
             spec = self._authenticate(req)
             if isinstance(spec, Response):
                 spec.headers.update(base)
@@ -316,6 +322,9 @@ class FakeGitHub(FakeServer):
             if spec is self.anonymous:
                 return _message(401, "Requires authentication")
             return json_response(200, {"login": spec.login, "id": 1, "type": "User"}, {"X-OAuth-Scopes": spec.scopes})
+        listed = self.apps.list_repos(req, path, spec)
+        if listed is not None:
+            return listed
         route = _match_route(path)
         if route is None:
             return _message(404, "Not Found")
