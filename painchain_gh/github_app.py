@@ -32,7 +32,7 @@ from painchain_gh.errors import (
     GitHubRepoError,
     GitHubTemporaryError,
 )
-from painchain_gh.http import USER_AGENT
+from painchain_gh.http import USER_AGENT, proxies_for
 from painchain_gh.models import Integration, escape, private_key_parts
 from painchain_gh.timeutil import parse_time
 
@@ -158,7 +158,9 @@ def request(
     where = urlsplit(url).path or "/"
     for attempt in range(attempts):
         try:
-            response = session.request(method, url, headers=headers, timeout=timeout, allow_redirects=True)
+            response = session.request(
+                method, url, headers=headers, timeout=timeout, allow_redirects=True, proxies=proxies_for(url)
+            )
         except requests.RequestException as error:
             if attempt + 1 >= attempts:
                 raise GitHubTemporaryError(f"GitHub unreachable for {where}: {type(error).__name__}") from None

@@ -191,7 +191,8 @@ class IntegrationConfig(BaseModel):
         if not isinstance(data, Mapping):
             return data
         data = dict(data)
-        data["repositories"] = repository_entries(data) if "repositories" in data or "repos" in data else ()
+        entries = repository_entries(data)
+        data["repositories"] = () if entries is None else entries  # null: none given
         base_url = data.get("baseUrl")
         if not data.get("apiUrl") and base_url and data.get("isEnterprise") is not False:
             data["apiUrl"] = base_url

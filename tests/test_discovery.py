@@ -10,8 +10,8 @@ import requests
 from pydantic import SecretStr
 
 from painchain_gh.discovery import (
-    DiscoveryCache,
     Discoverer,
+    DiscoveryCache,
     cache_key,
     diff_repositories,
     note_gone,
