@@ -140,7 +140,10 @@ def with_repositories(integration: Integration, discovered: list[RepositoryConfi
 
 
 class Discoverer:
-    """Lists repositories for integrations through one session, with a bearer token per call."""
+    """Lists repositories for integrations through one session, with a bearer token per call.
+
+    The ``requests``/``not_modified`` counters are not locked: use one Discoverer per thread.
+    """
 
     def __init__(
         self,

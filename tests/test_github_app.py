@@ -292,3 +292,12 @@ def test_credentials_come_from_a_validated_integration(key: rsa.RSAPrivateKey) -
     )
     assert credentials.private_key.get_secret_value().startswith("-----BEGIN RSA PRIVATE KEY-----\n")
     assert "PRIVATE" not in repr(credentials)
+
+
+def test_the_cli_does_not_import_the_jwt_libraries() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, painchain_gh.cli; print(sorted(m for m in ('jwt', 'cryptography') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30)
+    assert out.stdout.strip() == "[]"
