@@ -24,7 +24,7 @@ from tests.fakes.github import utc_iso
 
 API = "https://api.github.com"
 BACKEND = "http://backend.test/api"
-TOKEN = "ghp_inprocess_test_token"  # noqa: S105 - a test canary, not a secret
+TOKEN = "ghp_inprocess_test_token"
 
 
 class MemoryStore:

@@ -134,7 +134,7 @@ def test_ctrl_c_exits_130_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None
 
     monkeypatch.setattr(Runner, "sync", interrupted)
     result = invoke("sync", "--log-format", "text")
-    assert result.exit_code == ExitCode.INTERRUPTED == 130
+    assert result.exit_code == int(ExitCode.INTERRUPTED) == 130
     assert result.stderr.strip().splitlines() == ["ERROR interrupted"]
 
 
@@ -236,7 +236,9 @@ def test_a_corrupt_dead_letter_file_exits_6(environment: Path) -> None:
     assert invoke("deadletter", "list").exit_code == ExitCode.STATE
 
 
-def test_register_posts_the_connector_type(requests_mock: requests_mock.Mocker, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_register_posts_the_connector_type(
+    requests_mock: requests_mock.Mocker, monkeypatch: pytest.MonkeyPatch
+) -> None:
     backend = BackendDouble(requests_mock, [])
     monkeypatch.setenv("BACKEND_API_TOKEN", "backend-secret-for-tests")
     result = invoke("register", "--log-format", "json")

@@ -189,5 +189,3 @@ def test_a_stopped_run_defers_before_sending(requests_mock: requests_mock.Mocker
     result = poll(MemoryStore(), sink, keep_going=False)
     assert result.status is RepoStatus.DEFERRED
     assert sink.sent == []
-
-

@@ -215,12 +215,13 @@ def test_unfinished_repositories_are_reported_as_deferred(requests_mock: request
     release = threading.Event()
     expired = threading.Event()
 
-    def stuck(event: PainChainEvent) -> None:
+    def stuck(event: PainChainEvent) -> Exception | None:
         expired.set()
         release.wait(30)
+        return None
 
     mock_repo(requests_mock, "acme/stuck", events=[with_id(issues_event(), 901, 60)])
-    sink = ListSink(fail=lambda event: stuck(event))
+    sink = ListSink(fail=stuck)
     seen: list[RepoResult] = []
     try:
         report = run_sync(
