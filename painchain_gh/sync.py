@@ -15,7 +15,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from pydantic import SecretStr
 
@@ -42,6 +42,51 @@ Job = TypeVar("Job")
 Result = TypeVar("Result")
 
 
+class WorkerPool(Generic[Job, Result]):
+    """Daemon threads that each take the next job as they finish one; results kept in job order."""
+
+    def __init__(self, work: Callable[[Job], Result], jobs: Sequence[Job], *, workers: int) -> None:
+        self.work = work
+        self.jobs = jobs
+        self.workers = max(1, workers)
+        self.results: list[Result | None] = [None] * len(jobs)
+        self.failures: list[BaseException] = []
+        self.all_done = threading.Event()
+        self._next_index = iter(range(len(jobs)))
+        self._running = self.workers
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start the threads (daemons: one stuck in I/O never keeps the process alive)."""
+        for number in range(self.workers):
+            threading.Thread(target=self.worker, name=f"poll-{number}", daemon=True).start()
+
+    def worker(self) -> None:
+        """One thread's loop: take a job, do it, until none is left or a job raised."""
+        try:
+            while not self.failures:
+                with self._lock:
+                    index = next(self._next_index, None)
+                if index is None:
+                    return
+                try:
+                    self.results[index] = self.work(self.jobs[index])
+                except BaseException as error:  # a bug or Ctrl-C: stop and re-raise it in the caller
+                    self.failures.append(error)
+        finally:
+            with self._lock:
+                self._running -= 1
+                if self._running == 0:
+                    self.all_done.set()
+
+    def wait(self, *, deadline_expired: Callable[[], bool], grace: float) -> None:
+        """Until every thread is done, or ``grace`` seconds after the deadline expired."""
+        while not self.all_done.wait(WAIT_STEP):
+            if deadline_expired():
+                self.all_done.wait(grace)
+                return
+
+
 def run_in_threads(
     work: Callable[[Job], Result],
     jobs: Sequence[Job],
@@ -59,39 +104,12 @@ def run_in_threads(
     I/O) are reported by ``unfinished`` and left to their daemon thread. An exception escaping
     ``work`` stops the workers and is re-raised here.
     """
-    results: list[Result | None] = [None] * len(jobs)
-    next_index = iter(range(len(jobs)))
-    lock = threading.Lock()
-    failures: list[BaseException] = []
-    all_done = threading.Event()
-    running = [max(1, workers)]
-
-    def worker() -> None:
-        try:
-            while not failures:
-                with lock:
-                    index = next(next_index, None)
-                if index is None:
-                    return
-                try:
-                    results[index] = work(jobs[index])
-                except BaseException as error:  # a bug or Ctrl-C: stop and re-raise it in the caller
-                    failures.append(error)
-        finally:
-            with lock:
-                running[0] -= 1
-                if running[0] == 0:
-                    all_done.set()
-
-    for number in range(running[0]):
-        threading.Thread(target=worker, name=f"poll-{number}", daemon=True).start()
-    while not all_done.wait(WAIT_STEP):
-        if deadline_expired():
-            all_done.wait(grace)
-            break
-    if failures:
-        raise failures[0]
-    return [result if result is not None else unfinished(job) for job, result in zip(jobs, results, strict=True)]
+    pool = WorkerPool(work, jobs, workers=workers)
+    pool.start()
+    pool.wait(deadline_expired=deadline_expired, grace=grace)
+    if pool.failures:
+        raise pool.failures[0]
+    return [result if result is not None else unfinished(job) for job, result in zip(jobs, pool.results, strict=True)]
 
 
 class SyncRun:
