@@ -198,7 +198,7 @@ class SyncRun:
             )
         except PainChainError as error:
             return self.failed(job, error)
-        except Exception as error:
+        except Exception as error:  # a bug must not take the other repositories down
             return self.crashed(job, error)
         if result.fatal is not None:
             self.stop(str(result.fatal), result.fatal.exit_code)
