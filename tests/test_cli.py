@@ -15,9 +15,12 @@ import requests_mock
 from typer.testing import CliRunner, Result
 
 from painchain_gh.cli import app
+from painchain_gh.cli.shared import DEFAULT_INITIAL_LOOKBACK, DEFAULT_MAX_RUNTIME, build_settings
 from painchain_gh.errors import ExitCode
 from painchain_gh.runner import Runner
+from painchain_gh.settings import Settings
 from painchain_gh.store.deadletter import DeadLetter, DeadLetterFile
+from painchain_gh.timeutil import format_duration, parse_duration
 from tests.doubles import API, BACKEND, BackendDouble, integration_row, mock_repo, with_id, workflow_run
 from tests.fakes.github import issues_event, release_event
 
@@ -265,3 +268,15 @@ def test_check_with_an_unreachable_backend_exits_4(requests_mock: requests_mock.
     result = invoke("check")
     assert result.exit_code == ExitCode.UPSTREAM
     assert "FAIL  backend" in result.stdout
+
+
+def test_defaults_come_from_settings_once(monkeypatch: pytest.MonkeyPatch, environment: Path) -> None:
+    for name in ("BACKEND_API_URL", "GITHUB_API_URL", "PAINCHAIN_GH_RETRY_BASE_DELAY"):
+        monkeypatch.delenv(name)
+    built = build_settings(state_file=environment)
+    assert built == Settings(state_file=environment)
+    assert (DEFAULT_INITIAL_LOOKBACK, DEFAULT_MAX_RUNTIME) == ("24h", "50s")
+    assert all(parse_duration(format_duration(seconds)) == seconds for seconds in (0, 0.5, 45, 90, 3600, 86400))
+    sharded = build_settings(state_file=environment, shard="1/3", concurrency=4)
+    assert sharded.state_file.name == "state.shard-1-of-3.json"
+    assert sharded.concurrency == 4
