@@ -39,3 +39,12 @@ def parse_duration(value: str) -> float:
     if not match:
         raise ValueError(f"not a duration: {value!r} (use e.g. 45s, 15m, 24h, 7d)")
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]
+
+
+def format_duration(seconds: float) -> str:
+    """``seconds`` as :func:`parse_duration` reads it, in the largest whole unit up to hours (``24h``)."""
+    for unit in ("h", "m"):
+        size = _UNIT_SECONDS[unit]
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
