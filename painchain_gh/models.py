@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -281,7 +282,7 @@ class IntegrationConfig(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _pick_credentials(self) -> IntegrationConfig:
+    def _pick_credentials(self, info: ValidationInfo) -> IntegrationConfig:
         if self.poll_interval is not None and self.polling.interval is None:
             object.__setattr__(self, "polling", self.polling.model_copy(update={"interval": self.poll_interval}))
         if self.app_id is not None and self.private_key is None:
@@ -289,7 +290,7 @@ class IntegrationConfig(BaseModel):
         if self.private_key is not None and self.app_id is None:
             raise ValueError("appId: missing; a GitHub App needs both appId and privateKey")
         if not self.uses_app:
-            if self.token is None:
+            if self.token is None and not (info.context or {}).get("anonymous_allowed"):
                 raise ValueError("token: missing; give a GitHub token, or a GitHub App's appId and privateKey instead")
             if not self.repositories:
                 raise ValueError(

@@ -51,7 +51,8 @@ def adhoc_integration(repos: tuple[str, ...], token: SecretStr | None) -> Integr
     config = {"token": token.get_secret_value() if token else None, "repositories": repositories}
     try:
         return Integration.model_validate(
-            {"id": ADHOC_INTEGRATION_ID, "type": "github", "name": "command line", "config": config}
+            {"id": ADHOC_INTEGRATION_ID, "type": "github", "name": "command line", "config": config},
+            context={"anonymous_allowed": True},  # public repositories need no token
         )
     except ValidationError as error:
         raise UsageError(f"--repo: {describe_validation_error(error)}") from None
