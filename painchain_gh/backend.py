@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import quote
 
 import requests
 from pydantic import SecretStr
@@ -54,7 +55,7 @@ class BackendClient:
 
     def get_integration(self, integration_id: str) -> dict[str, Any] | None:
         """``GET /integrations/{id}``; None when it is gone (the real backend answers 200 with no body)."""
-        response = self._send("GET", f"/integrations/{integration_id}")
+        response = self._send("GET", f"/integrations/{path_segment(integration_id)}")
         if not response.content.strip():
             return None
         body = _json_or_raise(response, "/integrations/{id}")
@@ -62,7 +63,7 @@ class BackendClient:
 
     def put_integration(self, integration_id: str, fields: dict[str, Any]) -> None:
         """``PUT /integrations/{id}`` merging the top-level ``fields`` (``config`` replaces the whole config)."""
-        self._send("PUT", f"/integrations/{integration_id}", json=fields)
+        self._send("PUT", f"/integrations/{path_segment(integration_id)}", json=fields)
 
     def post_event(self, body: dict[str, Any], *, tenant_id: str | None) -> None:
         """``POST /events`` with ``x-tenant-id`` exactly when the integration has a tenant; 2xx is stored."""
@@ -118,6 +119,14 @@ class BackendClient:
         if attempt + 1 >= self._policy.attempts or delay + 0.5 > self._deadline.remaining():
             raise failure
         self._sleep(delay)
+
+
+def path_segment(value: str) -> str:
+    """``value`` as one URL path segment: percent-encoded, and ``.``/``..`` never left as dot segments."""
+    if not value:
+        raise BackendError("an empty integration id cannot name an integration")
+    quoted = quote(value, safe="")
+    return quoted.replace(".", "%2E") if quoted in {".", ".."} else quoted
 
 
 def _detail(response: requests.Response) -> str:

@@ -102,7 +102,8 @@ AllowApiHostOption = Annotated[
     typer.Option(
         "--allow-api-host",
         metavar="HOST",
-        help="Also allow this host in an integration's apiUrl (env PAINCHAIN_GH_ALLOW_API_HOSTS, comma-separated).",
+        help="Also allow this origin in an integration's apiUrl: HOST[:PORT] (https) or http://HOST:PORT"
+        " (env PAINCHAIN_GH_ALLOW_API_HOSTS, comma-separated).",
     ),
 ]
 
@@ -187,11 +188,17 @@ def duration(name: str, text: str | None) -> float | None:
 
 
 def allowed_hosts(flags: list[str] | None) -> frozenset[str]:
-    """The API hosts integrations may name: the default ones plus flags and PAINCHAIN_GH_ALLOW_API_HOSTS."""
-    hosts = set(Settings.allowed_hosts)
+    """The API origins integrations may name: the default ones plus flags and PAINCHAIN_GH_ALLOW_API_HOSTS
+    (``HOST[:PORT]`` means https; plain http only as ``http://HOST:PORT``)."""
+    from painchain_gh.jobs import parse_allowed_origin  # noqa: PLC0415
+
+    hosts = {parse_allowed_origin(host) for host in Settings.allowed_hosts}
     for item in [*(flags or []), *os.environ.get("PAINCHAIN_GH_ALLOW_API_HOSTS", "").split(",")]:
         if item.strip():
-            hosts.add(item.strip().lower())
+            try:
+                hosts.add(parse_allowed_origin(item))
+            except ValueError as error:
+                raise UsageError(f"--allow-api-host: {error}") from None
     return frozenset(hosts)
 
 
