@@ -55,6 +55,8 @@ def reset_state(settings: Settings, backend: BackendClient | None, *, repo: str 
         keys = [key for key in snapshot.repos if key.endswith("/" + repo.lower())]
         for key in keys:
             del snapshot.repos[key]
+        for key in [key for key in snapshot.unmigrated if key.endswith("/" + repo.lower())]:
+            del snapshot.unmigrated[key]  # a version-1 entry would otherwise seed the repository again
         store.replace(snapshot)
     finally:
         store.close()
