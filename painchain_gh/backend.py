@@ -122,11 +122,11 @@ class BackendClient:
 
 
 def path_segment(value: str) -> str:
-    """``value`` as one URL path segment: percent-encoded, and ``.``/``..`` never left as dot segments."""
-    if not value:
-        raise BackendError("an empty integration id cannot name an integration")
-    quoted = quote(value, safe="")
-    return quoted.replace(".", "%2E") if quoted in {".", ".."} else quoted
+    """``value`` percent-encoded as one URL path segment; ``""``, ``.`` and ``..`` are refused (requests
+    decodes ``%2E`` back to a dot, and a dot segment would name another resource)."""
+    if value in {"", ".", ".."}:
+        raise BackendError(f"integration id {value!r} cannot be used in a URL; the integration is skipped")
+    return quote(value, safe="")
 
 
 def _detail(response: requests.Response) -> str:

@@ -13,7 +13,6 @@ import pytest
 
 from painchain_gh.cursor import RepoState
 from painchain_gh.errors import StateError
-from painchain_gh.store import files
 from painchain_gh.store.deadletter import DeadLetter, DeadLetterFile
 from painchain_gh.store.file_store import FileStore, fold_journal, load_state, read_state_file
 from painchain_gh.store.files import FileLock, write_atomically
@@ -192,7 +191,7 @@ def test_a_full_disk_leaves_the_state_file_as_it_was(tmp_path: Path, monkeypatch
 
     store = FileStore(path).open()
     store.commit_repo(KEY, RepoState(last_polled_at=1_700_000_999))
-    monkeypatch.setattr(files.os, "fsync", full_disk)
+    monkeypatch.setattr(os, "fsync", full_disk)
     with pytest.raises(StateError, match=r"cannot write state file .*No space left on device"):
         store.close()
     monkeypatch.undo()
@@ -213,7 +212,7 @@ def test_a_full_disk_while_journaling_is_one_error_naming_the_journal(tmp_path: 
 
 def test_a_lock_file_on_a_full_disk_still_locks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     lock = FileLock(tmp_path / "state.json.lock", timeout=0)
-    monkeypatch.setattr(files.os, "fdopen", lambda fd, *a, **k: _FullFile(fd))
+    monkeypatch.setattr(os, "fdopen", lambda fd, *a, **k: _FullFile(fd))
     lock.acquire()
     lock.release()
 

@@ -30,7 +30,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from painchain_gh.backend import BackendClient
+from painchain_gh.backend import BackendClient, path_segment
 from painchain_gh.cursor import EventsCursor, RepoState, RunsCursor, mark_event, mark_run
 from painchain_gh.errors import BackendError, StateError
 from painchain_gh.jobs import state_key
@@ -140,6 +140,10 @@ class BackendStore:
         if integration_id not in self._cursors:
             label = self._labels.get(integration_id, f"integration {integration_id}")
             try:
+                try:
+                    path_segment(integration_id)  # an id the backend cannot be asked about keeps no cursor
+                except BackendError as error:
+                    raise CursorUnusable(f"{label}: {error}") from None
                 self._cursors[integration_id] = parse_cursor(self._raw.get(integration_id), label=label)
             except CursorUnusable as error:
                 self._unusable[integration_id] = error
