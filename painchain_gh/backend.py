@@ -137,5 +137,5 @@ def _detail(response: requests.Response) -> str:
 def _json_or_raise(response: requests.Response, where: str) -> Any:
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
         raise BackendError(f"backend answered {where} with something that is not JSON") from None

@@ -255,3 +255,15 @@ def test_an_id_that_cannot_be_a_url_segment_keeps_no_cursor(requests_mock: reque
     store.finish_integration("..", [])
     store.finish_integration("fine", [])
     assert backend.put_paths == ["/api/integrations/fine"]
+
+
+def test_a_cursor_nested_thousands_deep_is_a_backend_error_not_a_traceback(
+    requests_mock: requests_mock.Mocker,
+) -> None:
+    deep = '{"id": "clx1", "config": {"cursor": ' + "[" * 200_000 + "}}"
+    requests_mock.get(f"{BASE}/integrations/clx1", text=deep)
+    requests_mock.get(f"{BASE}/integrations", text="[" + deep + "]")
+    with pytest.raises(BackendError, match="not JSON"):
+        client().get_integration("clx1")
+    with pytest.raises(BackendError, match="not JSON"):
+        load_backend_state(client())
