@@ -175,6 +175,16 @@ def test_an_etag_that_cannot_be_a_header_is_dropped(requests_mock: requests_mock
     assert set(state.events.seen) == {"1"}  # the rest of the cursor holds
 
 
+def test_a_deployments_etag_that_cannot_be_a_header_is_dropped_too(requests_mock: requests_mock.Mocker) -> None:
+    cursor = cursor_with("1", etag='W/"ok"')
+    cursor["repos"]["acme/api"]["deployments"] = {"etag": 'W/"\u00ff"', "etag_owner": "abcdef"}
+    rows = [row("clx1", cursor)]
+    Rows(requests_mock, copy.deepcopy(rows))
+    state = BackendStore(client(), valid(rows)).get("T/clx1/acme/api")
+    assert state.deployments.etag is None
+    assert state.events.etag == 'W/"ok"'
+
+
 def test_a_printable_etag_is_kept(requests_mock: requests_mock.Mocker) -> None:
     rows = [row("clx1", cursor_with("1", etag='W/"c30f"'))]
     Rows(requests_mock, copy.deepcopy(rows))
@@ -249,7 +259,8 @@ def test_an_id_that_cannot_be_a_url_segment_keeps_no_cursor(requests_mock: reque
     rows = [row(".."), row("fine")]
     backend = Rows(requests_mock, copy.deepcopy(rows))
     store = BackendStore(client(), valid(rows))
-    with pytest.raises(CursorUnusable, match=r"integration \.\. \(Team \.\.\): .*cannot be used in a URL"):
+    # (validation may refuse such an id first; the store refuses it in any case)
+    with pytest.raises(CursorUnusable, match=r"^integration \.\.( \(Team \.\.\))?: .*cannot be used in a URL"):
         store.get("T/../acme/api")
     store.record_event("T/fine/acme/api", "1", 1_700_000_000)
     store.finish_integration("..", [])

@@ -119,6 +119,8 @@ def test_temporary_files_are_private_and_never_follow_a_planted_link(tmp_path: P
         (b'{"version": 2, "repos": {"k": {"last_polled_at": ' + b"9" * 5000 + b"}}}", "painchain-gh can read"),
         (b'{"version": 2, "repos": {"k": {"events": {"seen": {"1": 99999999999999}}}}}', "events.seen.1"),
         (b'{"version": 2, "repos": {"k": {"runs": {"runs": {"7": [-5, "1:queued"]}}}}}', "runs.runs.7"),
+        (b'{"version": 2, "repos": {"k": {"deployments": {"floor": -1}}}}', "deployments.floor"),
+        (b'{"version": 2, "repos": {"k": {"deployments": {"statuses": {"9": 1e300}}}}}', "deployments.statuses"),
         (b'{"version": 1e999, "repos": {}}', "version"),
         (b'{"version": 2, "repos": {}, "unmigrated": []}', "unmigrated"),
     ],

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from painchain_gh.cursor import RepoState
 from painchain_gh.timeutil import is_sane_epoch
@@ -60,23 +60,37 @@ def _checked_optional_epoch(value: int | None, *, where: str) -> None:
         checked_epoch(value, where=where)
 
 
+def _streams(state: RepoState) -> list[tuple[str, BaseModel]]:
+    """Every stream cursor of a repository by name (events, runs, deployments, and any added later)."""
+    streams = [(name, getattr(state, name)) for name in type(state).model_fields]
+    return [(name, value) for name, value in streams if isinstance(value, BaseModel)]
+
+
 def check_repo_state(state: RepoState) -> RepoState:
     """``state`` with unsafe ETags dropped; raises :class:`CursorError` when anything else is out of range."""
     _checked_optional_epoch(state.last_polled_at, where="last_polled_at")
     if state.poll_interval is not None and not 0 <= state.poll_interval <= POLL_INTERVAL_MAX:
         raise CursorError("poll_interval: out of range")
-    _checked_optional_epoch(state.events.floor, where="events.floor")
     for event_id, created in state.events.seen.items():
         checked_identifier(event_id, where="events.seen")
         checked_epoch(created, where=f"events.seen.{event_id}")
-    _checked_optional_epoch(state.runs.floor, where="runs.floor")
     for run_id, (created, run_state) in state.runs.runs.items():
         checked_identifier(run_id, where="runs.runs")
         checked_epoch(created, where=f"runs.runs.{run_id}")
         checked_run_state(run_state, where=f"runs.runs.{run_id}")
-    for stream in (state.events, state.runs):
-        if any(value is not None and not is_header_safe(value) for value in (stream.etag, stream.etag_owner)):
-            stream.etag = stream.etag_owner = None
+    for deployment_id, (created, updated) in state.deployments.deployments.items():
+        checked_identifier(deployment_id, where="deployments.deployments")
+        checked_epoch(created, where=f"deployments.deployments.{deployment_id}")
+        checked_run_state(updated, where=f"deployments.deployments.{deployment_id}")
+    for status_id, created in state.deployments.statuses.items():
+        checked_identifier(status_id, where="deployments.statuses")
+        checked_epoch(created, where=f"deployments.statuses.{status_id}")
+    for name, stream in _streams(state):
+        floor = getattr(stream, "floor", None)
+        _checked_optional_epoch(floor, where=f"{name}.floor")
+        etag, owner = getattr(stream, "etag", None), getattr(stream, "etag_owner", None)
+        if any(value is not None and not is_header_safe(value) for value in (etag, owner)):
+            stream.etag = stream.etag_owner = None  # type: ignore[attr-defined]
     return state
 
 
