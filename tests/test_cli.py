@@ -163,7 +163,7 @@ def test_state_show_export_import_and_reset_with_the_file_store(
     assert list(json.loads(only.stdout)) == ["tenant-a/clx1/acme/api"]
 
     exported = invoke("state", "export")
-    assert json.loads(exported.stdout)["version"] == 1
+    assert json.loads(exported.stdout)["version"] == 2
     export_file = tmp_path / "export.json"
     export_file.write_text(exported.stdout)
 

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from painchain_gh.cursor import RepoState, mark_event
-from painchain_gh.runner import Settings
-from painchain_gh.state_io import reset_state
+from painchain_gh.settings import Settings
+from painchain_gh.state_ops import reset_state
 from painchain_gh.store.file_store import FileStore, load_state, read_state_file
 from painchain_gh.store.model import STATE_VERSION, StateFile
 
@@ -108,5 +108,5 @@ def test_a_version_1_export_imports_as_unmigrated_entries() -> None:
 def test_state_reset_of_one_repository_also_forgets_its_version_1_entry(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     write_v1(path, {"-/a/acme/api": cursor("1"), "-/a/acme/web": cursor("2")})
-    reset_state(Settings(state_file=path), repo="Acme/API")
+    reset_state(Settings(state_file=path), None, repo="Acme/API")
     assert set(read_state_file(path).unmigrated) == {"-/a/acme/web"}

@@ -192,7 +192,7 @@ def allowed_hosts(flags: list[str] | None) -> frozenset[str]:
     (``HOST[:PORT]`` means https; plain http only as ``http://HOST:PORT``)."""
     from painchain_gh.jobs import parse_allowed_origin  # noqa: PLC0415
 
-    hosts = {parse_allowed_origin(host) for host in Settings.allowed_hosts}
+    hosts = set(Settings.allowed_hosts)  # build_jobs reads a bare host as https://HOST:443
     for item in [*(flags or []), *os.environ.get("PAINCHAIN_GH_ALLOW_API_HOSTS", "").split(",")]:
         if item.strip():
             try:
