@@ -1,5 +1,5 @@
 """Allow ``python -m painchain_gh``."""
 
-from painchain_gh.cli import main
+from painchain_gh.cli.app import main
 
 main()

@@ -13,6 +13,7 @@ secrets before it is cut to a message.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import requests
 from pydantic import SecretStr
@@ -84,7 +85,7 @@ class BackendClient:
 
     def get_integration(self, integration_id: str) -> dict[str, Any] | None:
         """``GET /integrations/{id}``; None when it is gone (the real backend answers 200 with no body)."""
-        reply = self._send("GET", f"/integrations/{integration_id}")
+        reply = self._send("GET", f"/integrations/{path_segment(integration_id)}")
         if not reply.body.strip():
             return None
         body = _json_or_raise(reply, "/integrations/{id}")
@@ -92,7 +93,7 @@ class BackendClient:
 
     def put_integration(self, integration_id: str, fields: dict[str, Any]) -> None:
         """``PUT /integrations/{id}`` merging the top-level ``fields`` (``config`` replaces the whole config)."""
-        self._send("PUT", f"/integrations/{integration_id}", json=fields)
+        self._send("PUT", f"/integrations/{path_segment(integration_id)}", json=fields)
 
     def post_event(self, body: dict[str, Any], *, tenant_id: str | None) -> None:
         """``POST /events`` with ``x-tenant-id`` exactly when the integration has a tenant; 2xx is stored."""
@@ -182,6 +183,14 @@ class BackendClient:
 
     def _base_text(self) -> str:
         return secrets.safe_text(self.base_url, limit=200, extra=self._secrets)
+
+
+def path_segment(value: str) -> str:
+    """``value`` percent-encoded as one URL path segment; ``""``, ``.`` and ``..`` are refused (requests
+    decodes ``%2E`` back to a dot, and a dot segment would name another resource)."""
+    if value in {"", ".", ".."}:
+        raise BackendError(f"integration id {value!r} cannot be used in a URL; the integration is skipped")
+    return quote(value, safe="")
 
 
 def _json_or_raise(reply: Reply, where: str) -> Any:

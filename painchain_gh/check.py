@@ -8,11 +8,36 @@ its token. It spends one GitHub request per token and one per repository, and po
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
+
+from pydantic import SecretStr
 
 from painchain_gh.errors import BackendError, GitHubError
-from painchain_gh.github import TokenBudget, token_fingerprint
+from painchain_gh.github import GitHubClient, Probe, TokenBudget, token_fingerprint
+from painchain_gh.jobs import RepoJob
 from painchain_gh.models import IntegrationSelection
-from painchain_gh.runner import Runner
+from painchain_gh.settings import Settings
+
+
+class CheckTarget(Protocol):
+    """What the checks need from a run's wiring (the runner offers it)."""
+
+    @property
+    def settings(self) -> Settings:
+        """The command's settings."""
+        ...
+
+    def integrations(self) -> IntegrationSelection:
+        """The integrations to check."""
+        ...
+
+    def jobs(self, selection: IntegrationSelection) -> tuple[list[RepoJob], IntegrationSelection]:
+        """Their repositories, and the selection with refused integrations added."""
+        ...
+
+    def github_client(self, api_url: str, token: SecretStr | None, budget: TokenBudget) -> GitHubClient:
+        """A GitHub client for one API and token."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -25,7 +50,7 @@ class CheckRow:
     fix: str = ""
 
 
-def run_checks(runner: Runner) -> list[CheckRow]:
+def run_checks(runner: CheckTarget) -> list[CheckRow]:
     """Every check, in order; stops early only when the backend cannot be read."""
     rows: list[CheckRow] = []
     try:
@@ -74,11 +99,9 @@ def _integration_rows(selection: IntegrationSelection) -> list[CheckRow]:
     return rows
 
 
-def _token_row(label: str, probe: object) -> CheckRow:
-    from painchain_gh.github import Probe  # noqa: PLC0415 - the type only
-
+def _token_row(label: str, probe: Probe | None) -> CheckRow:
     subject = f"token of {label}"
-    if not isinstance(probe, Probe):
+    if probe is None:
         return CheckRow(subject, True, "anonymous (public repositories only, 60 requests an hour)")
     if not probe.ok:
         return CheckRow(subject, False, probe.detail, "replace the token in the integration")

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from painchain_gh.transform.runs import RunState
+
 EVENTS_WINDOW = 400  # GitHub keeps at most 300 events per repository timeline.
 RUNS_WINDOW = 200
 EVENTS_OVERLAP = 3600  # how far below the newest handled event to keep paging, in seconds
@@ -150,7 +152,7 @@ def runs_paging_bound(cursor: RunsCursor) -> int | None:
     open_runs = [
         created
         for created, state in cursor.runs.values()
-        if ":completed" not in state and created >= newest - STUCK_RUN_AGE
+        if not RunState.parse(state).is_completed and created >= newest - STUCK_RUN_AGE
     ]
     return min([bound, *open_runs])
 

@@ -1,25 +1,30 @@
-"""The exceptions painchain-gh raises on purpose, and the exit codes they map to.
+"""The exceptions painchain-gh raises on purpose, their scope, and the exit codes they map to.
 
-PainChainError                 a known failure: one line, no traceback
-├── DeadlineReached            --max-runtime ran out; the rest waits for the next run
-├── UsageError                 bad flags or environment            -> CONFIG (2)
-├── StateError                 unreadable or unwritable state      -> STATE (6)
-│   └── LockHeldError          another sync holds the lock         -> LOCKED (5)
-├── BackendError               the PainChain backend failed
-│   ├── BackendUnavailable     unreachable after retries           -> UPSTREAM (4)
-│   ├── BackendAuthError       401/403 from the backend            -> UPSTREAM (4)
-│   ├── BackendTemporaryError  5xx/408/429 after retries (per integration)
-│   └── BackendRejected        a permanent 4xx for one request
-└── GitHubError                GitHub failed for one repository or token
-    ├── GitHubAuthError        401: the token is bad; stop its integration
-    ├── GitHubRepoError        403/404/422 for one repository
-    ├── GitHubRateLimited      primary or secondary limit; stop the token for this run
-    └── GitHubTemporaryError   5xx or connection errors after retries
+A failure knows how far it reaches (its :class:`FailureScope`), so the sync looks the scope up
+instead of catching each class in turn. ``deferred`` failures leave the repository for the next
+run rather than failing it.
+
+PainChainError                 a known failure: one line, no traceback         scope
+├── DeadlineReached            --max-runtime ran out; the rest waits            RUN (deferred, not fatal)
+├── UsageError                 bad flags or environment            -> CONFIG (2)   RUN
+├── StateError                 unreadable or unwritable state      -> STATE (6)    RUN
+│   └── LockHeldError          another sync holds the lock         -> LOCKED (5)   RUN
+├── BackendError               the PainChain backend failed                     REPOSITORY
+│   ├── BackendUnavailable     unreachable after retries           -> UPSTREAM (4) RUN (deferred)
+│   ├── BackendAuthError       401/403 from the backend            -> UPSTREAM (4) RUN (deferred)
+│   ├── BackendTemporaryError  5xx/408/429 after retries                        REPOSITORY
+│   └── BackendRejected        a permanent 4xx for one request                  REPOSITORY
+└── GitHubError                GitHub failed for one repository or token        REPOSITORY
+    ├── GitHubAuthError        401: the token is bad; stop its integration      INTEGRATION
+    ├── GitHubRepoError        403/404/422 for one repository                   REPOSITORY
+    ├── GitHubRateLimited      primary or secondary limit; stop the token       TOKEN (deferred)
+    └── GitHubTemporaryError   5xx or connection errors after retries           REPOSITORY
 """
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import Enum, IntEnum
+from typing import ClassVar
 
 
 class ExitCode(IntEnum):
@@ -32,18 +37,33 @@ class ExitCode(IntEnum):
     UPSTREAM = 4
     LOCKED = 5
     STATE = 6
+    INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
+
+
+class FailureScope(Enum):
+    """How much of a run a failure stops."""
+
+    REPOSITORY = "repository"  # this repository only
+    INTEGRATION = "integration"  # every repository of the integration (its token is bad)
+    TOKEN = "token"  # noqa: S105 - not a secret: every repository polled with the token, for this run
+    RUN = "run"  # the whole run
 
 
 class PainChainError(Exception):
     """A known failure. Its message is one line and never contains a secret."""
 
-    exit_code: ExitCode = ExitCode.INTERNAL
+    exit_code: ClassVar[ExitCode] = ExitCode.INTERNAL
+    scope: ClassVar[FailureScope] = FailureScope.RUN
+    deferred: ClassVar[bool] = False  # the repository waits for the next run instead of failing
+    fatal: ClassVar[bool] = True  # a RUN failure ends the run with this error's exit code
 
 
 class DeadlineReached(PainChainError):
     """The run's deadline (``--max-runtime``) was reached before this work could start."""
 
     exit_code = ExitCode.PARTIAL
+    deferred = True
+    fatal = False  # the deadline stops the run by itself; what is left is deferred, not an error
 
 
 class UsageError(PainChainError):
@@ -68,14 +88,21 @@ class BackendError(PainChainError):
     """The PainChain backend failed."""
 
     exit_code = ExitCode.UPSTREAM
+    scope = FailureScope.REPOSITORY
 
 
 class BackendUnavailable(BackendError):
     """The backend could not be reached (refused, timed out) after retries."""
 
+    scope = FailureScope.RUN
+    deferred = True
+
 
 class BackendAuthError(BackendError):
     """The backend answered 401 or 403: the run cannot go on."""
+
+    scope = FailureScope.RUN
+    deferred = True
 
 
 class BackendTemporaryError(BackendError):
@@ -94,10 +121,13 @@ class GitHubError(PainChainError):
     """GitHub failed for one repository or token."""
 
     exit_code = ExitCode.PARTIAL
+    scope = FailureScope.REPOSITORY
 
 
 class GitHubAuthError(GitHubError):
     """401 Bad credentials: the integration's token is invalid or expired."""
+
+    scope = FailureScope.INTEGRATION
 
 
 class GitHubRepoError(GitHubError):
@@ -106,6 +136,9 @@ class GitHubRepoError(GitHubError):
 
 class GitHubRateLimited(GitHubError):
     """The token hit a primary or secondary rate limit; spend no more of it this run."""
+
+    scope = FailureScope.TOKEN
+    deferred = True
 
 
 class GitHubTemporaryError(GitHubError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from painchain_gh.models import Integration, InvalidIntegration, RepositoryConfig
 
@@ -49,9 +49,8 @@ class RepoJob:
 
     @property
     def key(self) -> str:
-        """The state key: tenant, integration and repository, in lower case."""
-        tenant = self.integration.tenant_id or "-"
-        return f"{tenant}/{self.integration.id}/{self.repository.full_name}".lower()
+        """The state key: tenant and integration ids as given, repository in lower case."""
+        return state_key(self.integration.tenant_id, self.integration.id, self.repository.full_name)
 
     @property
     def shard_key(self) -> str:
@@ -64,6 +63,12 @@ class RepoJob:
         return f"{self.repository.full_name} [{self.integration.id}]"
 
 
+def state_key(tenant_id: str | None, integration_id: str, full_name: str) -> str:
+    """``{tenant or -}/{integration id}/{owner}/{repo}``: ids exactly as given (``ABC`` and ``abc``
+    are two integrations), owner and repository in lower case (GitHub names ignore case)."""
+    return f"{tenant_id or '-'}/{integration_id}/{full_name.lower()}"
+
+
 def web_url_for(api_url: str) -> str:
     """The web address matching an API base: github.com, or ``https://HOST`` for Enterprise Server."""
     parts = urlsplit(api_url)
@@ -72,16 +77,75 @@ def web_url_for(api_url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def check_api_url(api_url: str, allowed_hosts: frozenset[str]) -> str | None:
-    """Why ``api_url`` may not be contacted, or None if it may (only operator-allowed hosts)."""
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def _origin(parts: SplitResult) -> str:
+    """``scheme://host:port`` with the port always written (raises ValueError on a bad port)."""
+    host = (parts.hostname or "").lower()
+    port = parts.port or _DEFAULT_PORTS[parts.scheme]
+    return f"{parts.scheme}://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def parse_allowed_origin(text: str) -> str:
+    """An ``--allow-api-host`` entry as an exact origin ``scheme://host:port``.
+
+    A bare ``HOST`` or ``HOST:PORT`` means https (port 443 unless given); plain http is allowed
+    only when written out with its port, ``http://HOST:PORT``. Raises ValueError otherwise.
+    """
+    entry = text.strip()
+    if not entry:
+        raise ValueError("an allowed API host must not be empty")
+    parts = urlsplit(entry if "://" in entry else f"https://{entry}")
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+        raise ValueError(f"not an API host or origin: {text!r} (use HOST, HOST:PORT or http://HOST:PORT)")
+    if parts.username or parts.password or parts.path not in {"", "/"} or parts.query or parts.fragment:
+        raise ValueError(f"an allowed API host is only scheme, host and port, not {text!r}")
+    try:
+        explicit_port = parts.port
+    except ValueError:
+        raise ValueError(f"bad port in {text!r}") from None
+    if parts.scheme == "http" and explicit_port is None:
+        raise ValueError(f"plain http must name its port explicitly: {text!r} (e.g. http://HOST:8080)")
+    return _origin(parts)
+
+
+def api_origin(api_url: str) -> str | None:
+    """The origin of an API base URL, or None when it has none (or a bad port)."""
     parts = urlsplit(api_url)
-    if parts.scheme not in {"https", "http"} or not parts.netloc:
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    try:
+        return _origin(parts)
+    except ValueError:
+        return None
+
+
+def check_api_url(api_url: str, allowed_origins: frozenset[str]) -> str | None:
+    """Why ``api_url`` may not be contacted, or None if it may: its exact origin (scheme, host,
+    port) must be one of ``allowed_origins`` (entries as :func:`parse_allowed_origin` returns)."""
+    parts = urlsplit(api_url)
+    if parts.scheme not in _DEFAULT_PORTS or not parts.netloc:
         return "apiUrl must be an http(s) URL"
     if parts.username or parts.password or parts.query or parts.fragment:
         return "apiUrl must not carry credentials, a query or a fragment"
-    if parts.netloc.lower() not in allowed_hosts and (parts.hostname or "").lower() not in allowed_hosts:
-        return f"apiUrl host {parts.netloc} is not allowed (add it with --allow-api-host)"
+    origin = api_origin(api_url)
+    if origin is None:
+        return "apiUrl has no valid host and port"
+    if origin not in _normalized_origins(allowed_origins):
+        return f"apiUrl origin {origin} is not allowed (add it with --allow-api-host)"
     return None
+
+
+def _normalized_origins(entries: frozenset[str]) -> frozenset[str]:
+    """Every entry as an origin; entries that are not one are ignored (the CLI refuses them)."""
+    origins = set()
+    for entry in entries:
+        try:
+            origins.add(parse_allowed_origin(entry))
+        except ValueError:
+            continue
+    return frozenset(origins)
 
 
 def build_jobs(
@@ -92,13 +156,19 @@ def build_jobs(
     default_interval: int | None,
     shard: Shard | None,
 ) -> tuple[list[RepoJob], list[InvalidIntegration]]:
-    """The jobs of this run (in integration order) and the integrations refused for their apiUrl."""
+    """The jobs of this run (in integration order) and the integrations refused for their apiUrl.
+
+    ``allowed_hosts`` holds origins (or entries :func:`parse_allowed_origin` accepts); the origin
+    of ``default_api_url`` is always allowed.
+    """
     jobs: list[RepoJob] = []
     refused: list[InvalidIntegration] = []
+    default_origin = api_origin(default_api_url.rstrip("/"))
+    allowed = _normalized_origins(allowed_hosts) | ({default_origin} if default_origin else set())
     for integration in integrations:
         api_url = (integration.config.api_url or default_api_url).rstrip("/")
         if integration.config.api_url:
-            reason = check_api_url(api_url, allowed_hosts)
+            reason = check_api_url(api_url, allowed)
             if reason:
                 refused.append(InvalidIntegration(integration.id, integration.name, reason))
                 continue

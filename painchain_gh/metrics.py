@@ -16,9 +16,8 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway, write_to_textfile
 
 from painchain_gh.errors import ExitCode
-from painchain_gh.sync import SyncReport
+from painchain_gh.results import RepoStatus, SyncReport
 
-STATUSES = ("synced", "not_modified", "not_due", "failed", "deferred")
 LAST_SUCCESS = "painchain_gh_last_success_timestamp_seconds"
 
 
@@ -28,8 +27,8 @@ def build_registry(report: SyncReport, *, last_success: float | None) -> Collect
     repositories = Gauge(
         "painchain_gh_last_run_repositories", "Repositories by outcome in the last run", ["status"], registry=registry
     )
-    for status in STATUSES:
-        repositories.labels(status=status).set(report.count(status))
+    for status in RepoStatus:
+        repositories.labels(status=status.value).set(report.count(status))
     simple = {
         "painchain_gh_last_run_events_forwarded": ("Events acknowledged by the backend", report.forwarded),
         "painchain_gh_last_run_events_dead_lettered": ("Events rejected for good", report.dead_lettered),

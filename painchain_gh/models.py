@@ -1,8 +1,9 @@
 """The nouns that cross boundaries: integrations as the backend describes them.
 
 Configuration is typed by people in a UI or with curl, so everything is validated and an
-invalid integration becomes an :class:`InvalidIntegration` naming what is wrong, never
-an exception that stops the others.
+invalid integration becomes an :class:`InvalidIntegration` naming what is wrong in plain
+words, never an exception that stops the others. Every shape the PainChain UI and the
+upstream connector send is accepted (see :func:`repository_entries` and ``IntegrationConfig``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from painchain_gh import secrets
 
 # GitHub logins: letters, digits and single hyphens, at most 39 characters, no leading hyphen.
 _OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
@@ -20,24 +32,53 @@ _OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 _REPO = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 # Integration ids are cuids; they become part of state keys, so keep them plain.
 _INTEGRATION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
+# Tokens: printable ASCII without spaces. Their format and length change over time (GitHub's
+# installation tokens are getting longer), so only the character set and an upper bound are checked.
+_TOKEN = re.compile(r"^[\x21-\x7e]{1,2048}$")
+_TENANT = re.compile(r"^[\x20-\x2e\x30-\x7e]{1,200}$")  # printable ASCII without '/'
+_DIGITS = re.compile(r"^[0-9]{1,20}$")
+_API_URL = re.compile(r"^https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[\x21-\x7e]*)?$")
+_PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+-----END [A-Z ]*PRIVATE KEY-----")
+_MAX_PEM = 16_384
+_MAX_REPOSITORIES = 20_000
+_MAX_TAGS = 50
+
+WILDCARD = "*"
+EVENT_KINDS = ("push", "pull_request", "review", "issue", "release", "workflow_run", "deployment", "image")
+DEFAULT_EVENTS = tuple(kind for kind in EVENT_KINDS if kind != "image")
+
+
+def escape(value: object, limit: int = 200) -> str:
+    """``value`` as one printable line: control and other non-printable characters become ``\\xNN``
+    or ``\\uNNNN`` escapes, and long text is cut. Local until a shared text module exists."""
+    text = value if isinstance(value, str) else str(value)
+    cut = len(text) > limit
+    out = "".join(
+        ch if ch.isprintable() else (f"\\x{ord(ch):02x}" if ord(ch) < 256 else f"\\u{ord(ch):04x}")
+        for ch in text[:limit]
+    )
+    return out + ("..." if cut else "")
 
 
 def check_owner(value: str) -> str:
     """Return ``value`` if it is a valid GitHub owner name, else raise ValueError."""
     if not _OWNER.match(value):
-        raise ValueError("owner must be a GitHub login (letters, digits, '-'; at most 39)")
+        raise ValueError("must be a GitHub login: letters, digits and '-', at most 39 characters")
     return value
 
 
 def check_repo_name(value: str) -> str:
     """Return ``value`` if it is a valid GitHub repository name, else raise ValueError."""
     if not _REPO.match(value) or value in {".", ".."}:
-        raise ValueError("repo must be a GitHub repository name (letters, digits, '.', '_', '-'; at most 100)")
+        raise ValueError("must be letters, digits, '.', '_' or '-' (at most 100 characters), or * for all")
     return value
 
 
 class RepositoryConfig(BaseModel):
-    """One repository to watch."""
+    """One repository to watch; ``repo == "*"`` means every repository of ``owner``.
+
+    Accepts ``{"owner": "acme", "repo": "api"}`` and the string ``"acme/api"``.
+    """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -45,13 +86,71 @@ class RepositoryConfig(BaseModel):
     repo: str
     tags: tuple[str, ...] = ()
 
-    _check_owner = field_validator("owner")(classmethod(lambda cls, v: check_owner(v)))
-    _check_repo = field_validator("repo")(classmethod(lambda cls, v: check_repo_name(v)))
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            owner, slash, repo = value.strip().removesuffix("/").partition("/")
+            if not slash or not owner or not repo or "/" in repo:
+                raise ValueError('write a repository as "owner/name", e.g. "acme/api" (or "acme/*" for all)')
+            return {"owner": owner, "repo": repo}
+        return value
+
+    @field_validator("owner")
+    @classmethod
+    def _check_owner(cls, value: str) -> str:
+        return check_owner(value)
+
+    @field_validator("repo")
+    @classmethod
+    def _check_repo(cls, value: str) -> str:
+        return value if value == WILDCARD else check_repo_name(value)
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags(cls, value: Any) -> Any:
+        return split_tags(value)
 
     @property
     def full_name(self) -> str:
         """``owner/repo`` as configured."""
         return f"{self.owner}/{self.repo}"
+
+    @property
+    def is_wildcard(self) -> bool:
+        """Whether this entry stands for every repository of its owner."""
+        return self.repo == WILDCARD
+
+
+def split_tags(value: Any) -> Any:
+    """Tags as a list: ``"a, b"`` and ``["a", "b"]`` both give ``["a", "b"]`` (other shapes unchanged)."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if isinstance(value, list | tuple):
+        if len(value) > _MAX_TAGS:
+            raise ValueError(f"must be at most {_MAX_TAGS} tags")
+        tags = []
+        for tag in value:
+            if not isinstance(tag, str) or not tag.strip() or len(tag.strip()) > 100 or not tag.strip().isprintable():
+                raise ValueError('must be short pieces of text, e.g. ["backend", "team-a"] or "backend, team-a"')
+            tags.append(tag.strip())
+        return tags
+    return value
+
+
+def repository_entries(config: Mapping[str, Any]) -> Any:
+    """The repository entries of a config in any shape the UI or upstream sends, as a list when possible.
+
+    ``repositories`` may be a list (of objects or ``"owner/repo"`` strings) or one string of names
+    separated by newlines or commas; upstream's ``repos`` is a comma-separated string. Other
+    shapes are returned unchanged for validation to refuse.
+    """
+    value = config.get("repositories")
+    if value is None or value in ("", []):
+        value = config.get("repos", value)
+    if isinstance(value, str):
+        return [part.strip() for part in re.split(r"[\n,;]", value) if part.strip()]
+    return value
 
 
 class PollingConfig(BaseModel):
@@ -64,24 +163,146 @@ class PollingConfig(BaseModel):
 
 
 class IntegrationConfig(BaseModel):
-    """``config`` of a GitHub integration."""
+    """``config`` of a GitHub integration.
+
+    Authentication is a ``token``, or a GitHub App (``appId`` + ``privateKey``, optionally
+    ``installationId``); when both are given the App is used. ``baseUrl`` (upstream, with
+    ``isEnterprise``) is ``apiUrl``; ``pollInterval`` (upstream, 60-3600) is ``polling.interval``.
+    """
 
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
     name: str | None = None
     tags: tuple[str, ...] = ()
     token: SecretStr | None = None
-    repositories: tuple[RepositoryConfig, ...] = Field(min_length=1, max_length=20_000)
+    app_id: str | None = Field(default=None, alias="appId")
+    private_key: SecretStr | None = Field(default=None, alias="privateKey")
+    installation_id: int | None = Field(default=None, alias="installationId")
+    repositories: tuple[RepositoryConfig, ...] = Field(default=(), max_length=_MAX_REPOSITORIES)
     polling: PollingConfig = PollingConfig()
+    poll_interval: int | None = Field(default=None, alias="pollInterval", ge=60, le=3600)
     api_url: str | None = Field(default=None, alias="apiUrl")
+    events: tuple[str, ...] = DEFAULT_EVENTS
+    container_images: bool = Field(default=False, alias="containerImages")
     cursor: Any = Field(default=None, description="cursors kept here by --state backend")
 
-    @field_validator("token")
+    @model_validator(mode="before")
     @classmethod
-    def _token_not_blank(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().strip():
-            raise ValueError("token is empty")
+    def _upstream_shapes(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        data = dict(data)
+        entries = repository_entries(data)
+        data["repositories"] = () if entries is None else entries  # null: none given
+        base_url = data.get("baseUrl")
+        if not data.get("apiUrl") and base_url and data.get("isEnterprise") is not False:
+            data["apiUrl"] = base_url
+        if data.get("apiUrl") == "":
+            data["apiUrl"] = None
+        for key in ("token", "appId", "privateKey", "installationId", "pollInterval"):
+            if data.get(key) == "":
+                data[key] = None  # an empty form field means "not given"
+        return data
+
+    @field_validator("token", mode="before")
+    @classmethod
+    def _token(cls, value: Any) -> Any:
+        if isinstance(value, str) and not _TOKEN.match(value.strip() if value.strip() else value):
+            raise ValueError(
+                "must be printable characters without spaces or line breaks (at most 2048), "
+                "e.g. a personal access token starting with ghp_ or github_pat_"
+            )
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("app_id", mode="before")
+    @classmethod
+    def _app_id(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if isinstance(value, str) and not _DIGITS.match(value.strip()):
+            raise ValueError("must be the GitHub App's numeric id, e.g. 123456")
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("installation_id", mode="before")
+    @classmethod
+    def _installation_id(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not _DIGITS.match(value.strip()):
+                raise ValueError("must be a number, e.g. 7654321, or left empty")
+            return int(value.strip())
         return value
+
+    @field_validator("private_key", mode="before")
+    @classmethod
+    def _private_key(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip().replace("\\n", "\n")  # keys pasted from environment variables
+            if len(text) > _MAX_PEM or not _PEM.search(text):
+                raise ValueError(
+                    "must be the GitHub App's private key in PEM form "
+                    "(the whole .pem file, from -----BEGIN RSA PRIVATE KEY----- to its END line)"
+                )
+            return text
+        return value
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) > 500 or not _API_URL.match(value.strip())):
+            raise ValueError(
+                "must be an http(s) address without spaces, "
+                "e.g. https://ghe.example.com/api/v3 for GitHub Enterprise Server"
+            )
+        return value.strip() if value is not None else None
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags(cls, value: Any) -> Any:
+        return split_tags(value)
+
+    @field_validator("events", mode="before")
+    @classmethod
+    def _events(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            unknown = [kind for kind in value if kind not in EVENT_KINDS]
+            if unknown or not value:
+                raise ValueError(
+                    f'must be a non-empty list of kinds among {", ".join(EVENT_KINDS)}, e.g. ["push", "pull_request"]'
+                )
+            return tuple(dict.fromkeys(value))
+        return value
+
+    @field_validator("container_images", mode="before")
+    @classmethod
+    def _container_images(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in {"true", "false", "yes", "no", "on", "off"}:
+            return value.strip().lower() in {"true", "yes", "on"}
+        return value
+
+    @model_validator(mode="after")
+    def _pick_credentials(self, info: ValidationInfo) -> IntegrationConfig:
+        if self.poll_interval is not None and self.polling.interval is None:
+            object.__setattr__(self, "polling", self.polling.model_copy(update={"interval": self.poll_interval}))
+        if self.app_id is not None and self.private_key is None:
+            raise ValueError("privateKey: missing; a GitHub App needs both appId and privateKey")
+        if self.private_key is not None and self.app_id is None:
+            raise ValueError("appId: missing; a GitHub App needs both appId and privateKey")
+        if not self.uses_app:
+            if self.token is None and not (info.context or {}).get("anonymous_allowed"):
+                raise ValueError("token: missing; give a GitHub token, or a GitHub App's appId and privateKey instead")
+            if not self.repositories:
+                raise ValueError(
+                    'repositories: none given; list them, e.g. ["acme/api", "acme/web"] or ["acme/*"] '
+                    "(a GitHub App without repositories polls every repository of its installation)"
+                )
+        return self
+
+    @property
+    def uses_app(self) -> bool:
+        """Whether this integration authenticates as a GitHub App installation."""
+        return self.app_id is not None and self.private_key is not None
 
 
 class Integration(BaseModel):
@@ -99,19 +320,31 @@ class Integration(BaseModel):
     @field_validator("id")
     @classmethod
     def _plain_id(cls, value: str) -> str:
-        if not _INTEGRATION_ID.match(value):
-            raise ValueError("id must be 1-200 letters, digits or '_.:-'")
+        if not _INTEGRATION_ID.match(value) or value in {".", ".."}:
+            raise ValueError("must be 1-200 letters, digits or '_.:-' (not . or ..)")
+        return value
+
+    @field_validator("tenant_id")
+    @classmethod
+    def _plain_tenant(cls, value: str | None) -> str | None:
+        if value is not None and (not _TENANT.match(value) or value in {".", ".."}):
+            raise ValueError("must be 1-200 printable ASCII characters without '/' (not . or ..)")
         return value
 
     @property
     def label(self) -> str:
         """How messages name this integration: its id and name."""
-        return f"integration {self.id} ({self.name or 'unnamed'})"
+        return f"integration {escape(self.id)} ({escape(self.name) or 'unnamed'})"
 
     def unique_repositories(self) -> list[RepositoryConfig]:
-        """Repositories without duplicates (GitHub names are case-insensitive); tags are merged."""
+        """Named repositories without duplicates (GitHub names are case-insensitive); tags are merged.
+
+        Wildcard entries (``owner/*``) are not included: see :meth:`wildcard_owners`.
+        """
         merged: dict[str, RepositoryConfig] = {}
         for repository in self.config.repositories:
+            if repository.is_wildcard:
+                continue
             key = repository.full_name.lower()
             if key in merged:
                 previous = merged[key]
@@ -121,19 +354,44 @@ class Integration(BaseModel):
                 merged[key] = repository
         return list(merged.values())
 
+    def wildcard_owners(self) -> list[RepositoryConfig]:
+        """The ``owner/*`` entries (one per owner, tags merged), whose repositories discovery lists."""
+        merged: dict[str, RepositoryConfig] = {}
+        for repository in self.config.repositories:
+            if repository.is_wildcard:
+                key = repository.owner.lower()
+                previous = merged.get(key)
+                tags = previous.tags + repository.tags if previous else repository.tags
+                merged[key] = repository.model_copy(update={"tags": tuple(dict.fromkeys(tags))})
+        return list(merged.values())
+
+    @property
+    def discovers_installation(self) -> bool:
+        """Whether this App integration polls every repository of its installation (no repositories given)."""
+        return self.config.uses_app and not self.config.repositories
+
 
 @dataclass(frozen=True)
 class InvalidIntegration:
-    """An integration that cannot be polled, and why (one line, no secrets)."""
+    """An integration (or some of its repositories) that cannot be polled, and why (no secrets).
+
+    ``skipped`` is False when only some repositories are left out and the others are polled.
+    """
 
     id: str
     name: str
     reason: str
+    skipped: bool = True
 
     @property
     def label(self) -> str:
         """How messages name this integration."""
-        return f"integration {self.id or '?'} ({self.name or 'unnamed'})"
+        return f"integration {escape(self.id) or '?'} ({escape(self.name) or 'unnamed'})"
+
+    @property
+    def message(self) -> str:
+        """The whole sentence to log: who, whether it is skipped, and why."""
+        return f"{self.label} skipped: {self.reason}" if self.skipped else f"{self.label}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -145,17 +403,109 @@ class IntegrationSelection:
     disabled: int
 
 
+# What a valid value looks like, by the field's name as people type it.
+_EXPECTED = {
+    "id": "letters, digits or '_.:-'",
+    "tenantId": "printable ASCII without '/'",
+    "type": '"github"',
+    "name": "text",
+    "config": "an object with token (or appId and privateKey) and repositories",
+    "token": "a GitHub token such as ghp_... (no spaces)",
+    "appId": "the App's numeric id, e.g. 123456",
+    "privateKey": "the App's PEM private key",
+    "installationId": "a number, e.g. 7654321",
+    "repositories": '["acme/api", "acme/web"]',
+    "tags": '["backend", "team-a"] or "backend, team-a"',
+    "polling": '{"enabled": true, "interval": 300}',
+    "polling.enabled": "true or false",
+    "polling.interval": "seconds, e.g. 300",
+    "pollInterval": "seconds from 60 to 3600, e.g. 300",
+    "apiUrl": "https://ghe.example.com/api/v3",
+    "events": '["push", "pull_request"]',
+    "containerImages": "true or false",
+    "owner": "a GitHub login, e.g. acme",
+    "repo": "a repository name, e.g. api",
+}
+
+
+def _plain(kind: str, context: Mapping[str, Any]) -> str | None:
+    """A pydantic error type in plain words (None: the validator's own message is plain already)."""
+    words = {
+        "missing": "is missing",
+        "string_type": "must be text",
+        "int_type": "must be a whole number",
+        "int_parsing": "must be a whole number",
+        "int_from_float": "must be a whole number",
+        "bool_type": "must be true or false",
+        "bool_parsing": "must be true or false",
+        "list_type": "must be a list",
+        "tuple_type": "must be a list",
+        "dict_type": "must be an object",
+        "model_type": "must be an object",
+        "model_attributes_type": "must be an object",
+        "too_short": "must not be empty",
+        "too_long": f"has too many entries (at most {context.get('max_length', '?')})",
+        "string_too_long": f"is too long (at most {context.get('max_length', '?')} characters)",
+        "greater_than_equal": f"must be at least {context.get('ge', '?')}",
+        "less_than_equal": f"must be at most {context.get('le', '?')}",
+        "greater_than": f"must be more than {context.get('gt', '?')}",
+        "less_than": f"must be less than {context.get('lt', '?')}",
+    }
+    return words.get(kind, None if kind in {"value_error", "assertion_error"} else "is not valid")
+
+
+def _field_name(loc: tuple[int | str, ...]) -> str:
+    parts = [str(part) for part in loc]
+    if parts[:1] == ["config"] and len(parts) > 1:
+        parts = parts[1:]
+    name = ""
+    for part in parts:
+        name += f"[{part}]" if part.isdigit() else (f".{part}" if name else part)
+    return name
+
+
 def describe_validation_error(error: ValidationError) -> str:
-    """One line listing each invalid field, without echoing any input value (it may be a token)."""
-    parts = []
+    """One line naming each invalid field and what a valid value looks like, in plain words.
+
+    Never echoes an input value (it may be a token or a private key).
+    """
+    parts: list[str] = []
     for item in error.errors(include_input=False, include_url=False):
-        location = ".".join(str(part) for part in item["loc"]) or "integration"
-        parts.append(f"{location}: {item['msg']}")
-    return "; ".join(parts[:5]) + ("; ..." if len(parts) > 5 else "")
+        loc = tuple(item["loc"])
+        field = _field_name(loc)
+        plain = _plain(item["type"], item.get("ctx") or {})
+        if plain is None:  # our own ValueError: already a plain sentence naming what is valid
+            text = str(item.get("ctx", {}).get("error", item["msg"])).removeprefix("Value error, ")
+            if field in {"", "config"}:
+                parts.append(text)
+            else:
+                parts.append(f"{field} {text}" if text.startswith("must") else f"{field}: {text}")
+            continue
+        expected = _EXPECTED.get(field) or _EXPECTED.get(str(loc[-1]) if loc else "", "")
+        subject = field or "the integration"
+        parts.append(f"{subject} {plain}" + (f" (for example {expected})" if expected else ""))
+    parts = list(dict.fromkeys(parts))
+    more = len(parts) - 5
+    return "; ".join(parts[:5]) + (f"; and {more} more" if more > 0 else "")
 
 
 def _text(value: object) -> str:
     return value[:200] if isinstance(value, str) else ""
+
+
+def register_secrets(row: object) -> None:
+    """Register a row's token and private key (and each line of the key) for log scrubbing."""
+    config = row.get("config") if isinstance(row, Mapping) else None
+    if not isinstance(config, Mapping):
+        return
+    key = config.get("privateKey")
+    secrets.register([config.get("token"), *(private_key_parts(key) if isinstance(key, str) else [])])
+
+
+def private_key_parts(key: str) -> list[str]:
+    """A PEM key as the secrets registry should know it: whole, and each line of key material."""
+    lines = [line for line in re.split(r"\\n|\n", key) if line.strip() and "-----" not in line]
+    return [key, key.strip(), key.replace("\\n", "\n").strip(), *lines]
 
 
 def select_integrations(rows: object) -> IntegrationSelection:
@@ -164,51 +514,79 @@ def select_integrations(rows: object) -> IntegrationSelection:
     invalid: list[InvalidIntegration] = []
     disabled = 0
     if not isinstance(rows, list):
-        return IntegrationSelection(valid, [InvalidIntegration("", "", "backend did not return a list")], 0)
+        return IntegrationSelection(valid, [InvalidIntegration("", "", "the backend did not return a list")], 0)
     for row in rows:
         if not isinstance(row, Mapping) or row.get("type") != "github":
             continue
+        register_secrets(row)
         if row.get("status", "active") != "active" or _polling_disabled(row):
             disabled += 1
             continue
         row_id, row_name = _text(row.get("id")), _text(row.get("name"))
-        cleaned, bad_repositories = _split_repositories(row)
-        invalid.extend(InvalidIntegration(row_id, row_name, reason) for reason in bad_repositories)
+        cleaned, repository_problem = _split_repositories(row)
         try:
             integration = Integration.model_validate(cleaned)
         except ValidationError as error:
-            invalid.append(InvalidIntegration(row_id, row_name, describe_validation_error(error)))
+            reasons = [] if repository_problem.startswith("all ") else [describe_validation_error(error)]
+            invalid.append(InvalidIntegration(row_id, row_name, "; ".join([*reasons, repository_problem]).strip("; ")))
             continue
-        if integration.config.token is None:
-            invalid.append(InvalidIntegration(row_id, row_name, "config.token: missing (a GitHub token is required)"))
-        elif any(integration.id == kept.id for kept in valid):
+        if repository_problem.startswith("all "):  # an App would otherwise poll its whole installation
+            invalid.append(InvalidIntegration(row_id, row_name, repository_problem))
+            continue
+        if any(integration.id == kept.id for kept in valid):
             # Polling both entries would send every event twice and race on the same cursors.
             reason = "listed more than once; only its first entry is polled"
             invalid.append(InvalidIntegration(row_id, row_name, reason))
-        else:
-            valid.append(integration)
+            continue
+        if repository_problem:
+            invalid.append(InvalidIntegration(row_id, row_name, repository_problem, skipped=False))
+        valid.append(integration)
     return IntegrationSelection(valid, invalid, disabled)
 
 
-def _split_repositories(row: Mapping[str, Any]) -> tuple[Mapping[str, Any], list[str]]:
-    """Drop invalid repository entries so that one typo does not stop the integration's others."""
+def _describe_entry(entry: Any) -> str:
+    if isinstance(entry, str):
+        return f'"{escape(entry, 120)}"'
+    if isinstance(entry, Mapping):
+        return f'"{escape(entry.get("owner", "?"), 60)}/{escape(entry.get("repo", "?"), 110)}"'
+    return f"a {type(entry).__name__}"
+
+
+def _split_repositories(row: Mapping[str, Any]) -> tuple[Mapping[str, Any], str]:
+    """Drop invalid repository entries so that one typo does not stop the integration's others.
+
+    Returns the row to validate and, when some entries were dropped, a sentence saying which.
+    """
     config = row.get("config")
-    repositories = config.get("repositories") if isinstance(config, Mapping) else None
-    if not isinstance(repositories, list):
-        return row, []
+    if not isinstance(config, Mapping):
+        return row, ""
+    entries = repository_entries(config)
+    if not isinstance(entries, list) or len(entries) > _MAX_REPOSITORIES:
+        return row, ""
     kept: list[Any] = []
-    reasons: list[str] = []
-    for index, entry in enumerate(repositories):
+    problems: list[str] = []
+    for index, entry in enumerate(entries):
         try:
             RepositoryConfig.model_validate(entry)
         except ValidationError as error:
-            reasons.append(f"config.repositories.{index} skipped: {describe_validation_error(error)}")
+            problems.append(f"repositories[{index}] {_describe_entry(entry)}: {_entry_problem(error)}")
         else:
             kept.append(entry)
-    if not reasons or not kept:  # all valid, or none: the integration's own validation explains
-        return row, []
-    assert isinstance(config, Mapping)  # checked above, through repositories
-    return {**row, "config": {**config, "repositories": kept}}, reasons
+    rest = {key: value for key, value in config.items() if key != "repos"}
+    cleaned = {**row, "config": {**rest, "repositories": kept}}
+    if not problems:
+        return cleaned, ""
+    shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+    if not kept:
+        return cleaned, f"all {len(entries)} repositories are invalid: {shown}"
+    return cleaned, f"{len(problems)} of {len(entries)} repositories skipped: {shown}"
+
+
+def _entry_problem(error: ValidationError) -> str:
+    text = describe_validation_error(error)
+    if text.startswith("the integration must be an object"):
+        return 'write it as "owner/name", e.g. "acme/api", or {"owner": "acme", "repo": "api"}'
+    return text
 
 
 def _polling_disabled(row: Mapping[str, Any]) -> bool:

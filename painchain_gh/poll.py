@@ -7,67 +7,25 @@ not delivered.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from painchain_gh.cursor import (
-    RepoState,
-    events_paging_bound,
-    gap_span,
-    is_changed_run,
-    is_new_event,
-    mark_event,
-    mark_run,
-    runs_paging_bound,
-    start_floor,
-)
-from painchain_gh.errors import (
-    BackendAuthError,
-    BackendError,
-    BackendRejected,
-    BackendTemporaryError,
-    BackendUnavailable,
-    DeadlineReached,
-    GitHubError,
-    GitHubRepoError,
-)
-from painchain_gh.forward import Sink
+from painchain_gh.cursor import RepoState, is_changed_run, is_new_event, mark_event, start_floor
+from painchain_gh.errors import GitHubRepoError
+from painchain_gh.forward import Outgoing, Sink, forward
 from painchain_gh.github import GitHubClient
 from painchain_gh.jobs import RepoJob
+from painchain_gh.paging import Fetched, created_at, fetch_events, fetch_runs
+from painchain_gh.pulls import PullCache
+from painchain_gh.results import RepoResult, RepoStatus
 from painchain_gh.store.base import StateStore
-from painchain_gh.store.deadletter import DeadLetter, DeadLetterFile
-from painchain_gh.timeutil import format_time, parse_time
-from painchain_gh.transform import PainChainEvent, RepoContext, Skip, run_state, to_event, to_run_event
+from painchain_gh.store.deadletter import DeadLetterFile
+from painchain_gh.transform import RepoContext, Skip, run_state, to_event, to_run_event
 from painchain_gh.transform.events import event_id, needs_pull_details, pull_number, redundant_closes
 
-EVENTS_WINDOW_SIZE = 300  # GitHub keeps at most 300 events in a repository's timeline
-MAX_EVENT_PAGES = 3
-MAX_RUN_PAGES = 10
-
-
-class PullCache:
-    """Pull request details fetched in this run, per (API, token, repository, number)."""
-
-    def __init__(self) -> None:
-        self._items: dict[tuple[str, str, str, int], Mapping[str, Any] | None] = {}
-        self._lock = threading.Lock()
-
-    def get(self, client: GitHubClient, owner: str, repo: str, number: int) -> Mapping[str, Any] | None:
-        """The pull request ``number``, fetched at most once per run and token."""
-        key = (client.api_url, client.budget.fingerprint, f"{owner}/{repo}".lower(), number)
-        with self._lock:
-            if key in self._items:
-                return self._items[key]
-        try:
-            details = client.get_object(f"/repos/{owner}/{repo}/pulls/{number}")
-        except (GitHubError, DeadlineReached):
-            return None  # the event goes out with the number as its title, marked details_missing
-        with self._lock:
-            self._items[key] = details
-        return details
+CLOSED_WITH_MERGED = "ignored:pull_request.closed_with_merged"
 
 
 @dataclass(frozen=True)
@@ -77,41 +35,6 @@ class PollSettings:
     initial_lookback: int
     interval_tolerance: int = 5
     force: bool = False
-
-
-@dataclass
-class RepoResult:
-    """What happened to one repository in this run."""
-
-    job: RepoJob
-    status: str = "synced"  # synced | not_modified | not_due | deferred | failed
-    new: int = 0
-    forwarded: int = 0
-    ignored: int = 0
-    dead_lettered: int = 0
-    error: str | None = None
-    fatal: BackendError | None = None  # the backend is down or refuses us: the whole run must stop
-    warning: str | None = None
-    gap: tuple[int, int] | None = None
-    seconds: float = 0.0
-    ignored_kinds: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class _Outgoing:
-    event: PainChainEvent
-    identifier: str
-    created: int
-    run_state: str | None = None  # None for Events API events
-
-
-@dataclass
-class _Fetched:
-    items: list[Any]
-    etag: str | None
-    not_modified: bool
-    poll_interval: int | None = None
-    gap: tuple[int, int] | None = None
 
 
 def is_due(state: RepoState, *, interval: int | None, now: int, settings: PollSettings) -> bool:
@@ -135,44 +58,31 @@ def poll_repository(
     keep_going: Callable[[], bool],
 ) -> RepoResult:
     """Poll one repository and forward what is new. GitHub errors propagate to the caller;
-    backend errors for this repository are reported in the result, fatal ones propagate."""
+    backend errors are reported in the result (``result.fatal`` when the whole run must stop)."""
     started = time.monotonic()
     result = RepoResult(job=job)
     state = store.get(job.key)
     if not is_due(state, interval=job.interval, now=now, settings=settings):
-        result.status = "not_due"
+        result.status = RepoStatus.NOT_DUE
         return result
-    fingerprint = client.budget.fingerprint
-    owner, repo = job.repository.owner, job.repository.repo
     state.events.floor = start_floor(state.events.floor, now=now, lookback=settings.initial_lookback)
     state.runs.floor = start_floor(state.runs.floor, now=now, lookback=settings.initial_lookback)
 
-    events = _fetch_events(
-        client,
-        f"/repos/{owner}/{repo}/events",
-        state,
-        state.events.etag if state.events.etag_owner == fingerprint else None,
-    )
-    try:
-        runs = _fetch_runs(
-            client,
-            f"/repos/{owner}/{repo}/actions/runs",
-            state,
-            state.runs.etag if state.runs.etag_owner == fingerprint else None,
-        )
-    except GitHubRepoError as error:  # e.g. a fine-grained token without Actions: read; events still flow
-        runs = _Fetched([], state.runs.etag, True)
-        result.warning = f"workflow runs not readable: {error}"
+    events, runs = _fetch(job, client, state, result)
     result.gap = events.gap
-    ctx = RepoContext(owner=owner, repo=repo, integration_id=job.integration.id, tags=job.tags, web_url=job.web_url)
-    outgoing = _transform_events(
-        job, client=client, state=state, items=events.items, ctx=ctx, pulls=pulls, result=result
+    ctx = RepoContext(
+        owner=job.repository.owner,
+        repo=job.repository.repo,
+        integration_id=job.integration.id,
+        tags=job.tags,
+        web_url=job.web_url,
     )
-    outgoing += _transform_runs(job, state, runs.items, ctx, result)
+    outgoing = _new_events(job, state, events.items, client=client, ctx=ctx, pulls=pulls, result=result)
+    outgoing += _changed_runs(state, runs.items, ctx, result)
     outgoing.sort(key=lambda item: item.event.sort_key)
     result.new = len(outgoing)
 
-    complete = _forward(
+    sent = forward(
         job,
         outgoing,
         state=state,
@@ -182,122 +92,84 @@ def poll_repository(
         result=result,
         keep_going=keep_going,
     )
-    if complete:
-        if not events.not_modified:
-            state.events.etag, state.events.etag_owner = events.etag, fingerprint
-        if not runs.not_modified:
-            state.runs.etag, state.runs.etag_owner = runs.etag, fingerprint
-        state.poll_interval = events.poll_interval if events.poll_interval is not None else state.poll_interval
-        state.last_polled_at = now
-        result.status = "not_modified" if events.not_modified and runs.not_modified else "synced"
+    if sent:
+        _remember_poll(state, events, runs, fingerprint=client.budget.fingerprint, now=now)
+        result.status = RepoStatus.NOT_MODIFIED if events.not_modified and runs.not_modified else RepoStatus.SYNCED
     store.commit_repo(job.key, state)
     result.seconds = time.monotonic() - started
     return result
 
 
-def _fetch_events(client: GitHubClient, path: str, state: RepoState, etag: str | None) -> _Fetched:
-    """Events newer than the paging bound (newest first), or nothing on 304."""
-    cursor = state.events
-    bound = events_paging_bound(cursor)
-    items: list[Any] = []
-    new_etag, poll_interval, exhausted, reached_known = None, None, False, False
-    for number, page in enumerate(client.iter_pages(path, etag=etag), start=1):
-        if page.status == 304:
-            return _Fetched([], etag, True, page.poll_interval)
-        if number == 1:
-            new_etag, poll_interval = page.etag, page.poll_interval
-        if page.status == 422:  # past the 300 events GitHub keeps
-            exhausted = True
-            break
-        items.extend(page.items)
-        times = [t for t in (parse_time(_field(item, "created_at")) for item in page.items) if t is not None]
-        reached_known = reached_known or any(event_id(item) in cursor.seen for item in page.items if _is_map(item))
-        if not page.next_url or not page.items:
-            exhausted = True
-            break
-        if (bound is not None and times and min(times) <= bound) or number >= MAX_EVENT_PAGES:
-            exhausted = number >= MAX_EVENT_PAGES
-            break
-    gap = None
-    if cursor.seen and len(items) >= EVENTS_WINDOW_SIZE:
-        fetched_times = [t for t in (parse_time(_field(item, "created_at")) for item in items) if t is not None]
-        gap = gap_span(
-            bound=max(cursor.seen.values()),
-            oldest_fetched=min(fetched_times, default=None),
-            reached_known=reached_known,
-            exhausted=exhausted,
-        )
-    return _Fetched(items, new_etag, False, poll_interval, gap)
+def _fetch(job: RepoJob, client: GitHubClient, state: RepoState, result: RepoResult) -> tuple[Fetched, Fetched]:
+    """Both streams, each conditional on the ETag got with this token."""
+    fingerprint = client.budget.fingerprint
+    base = f"/repos/{job.repository.owner}/{job.repository.repo}"
+    events_etag = state.events.etag if state.events.etag_owner == fingerprint else None
+    events = fetch_events(client, f"{base}/events", state.events, etag=events_etag)
+    try:
+        runs_etag = state.runs.etag if state.runs.etag_owner == fingerprint else None
+        runs = fetch_runs(client, f"{base}/actions/runs", state.runs, etag=runs_etag)
+    except GitHubRepoError as error:  # e.g. a fine-grained token without Actions: read; events still flow
+        runs = Fetched([], state.runs.etag, True)
+        result.warning = f"workflow runs not readable: {error}"
+    return events, runs
 
 
-def _fetch_runs(client: GitHubClient, path: str, state: RepoState, etag: str | None) -> _Fetched:
-    """Runs created after the paging bound (and any still-open older ones), or nothing on 304."""
-    bound = runs_paging_bound(state.runs)
-    items: list[Any] = []
-    new_etag = None
-    for number, page in enumerate(client.iter_pages(path, etag=etag, list_key="workflow_runs"), start=1):
-        if page.status == 304:
-            return _Fetched([], etag, True)
-        if number == 1:
-            new_etag = page.etag
-        items.extend(page.items)
-        times = [t for t in (parse_time(_field(item, "created_at")) for item in page.items) if t is not None]
-        if not page.next_url or not page.items or number >= MAX_RUN_PAGES:
-            break
-        if bound is not None and times and min(times) <= bound:
-            break
-    return _Fetched(items, new_etag, False)
+def _remember_poll(state: RepoState, events: Fetched, runs: Fetched, *, fingerprint: str, now: int) -> None:
+    """Everything went through: keep the new ETags, GitHub's poll interval and the poll time."""
+    if not events.not_modified:
+        state.events.etag, state.events.etag_owner = events.etag, fingerprint
+    if not runs.not_modified:
+        state.runs.etag, state.runs.etag_owner = runs.etag, fingerprint
+    if events.poll_interval is not None:
+        state.poll_interval = events.poll_interval
+    state.last_polled_at = now
 
 
-def _transform_events(
+def _new_events(
     job: RepoJob,
-    *,
-    client: GitHubClient,
     state: RepoState,
     items: Iterable[Any],
+    *,
+    client: GitHubClient,
     ctx: RepoContext,
     pulls: PullCache,
     result: RepoResult,
-) -> list[_Outgoing]:
+) -> list[Outgoing]:
+    """Events not handled yet, transformed; those left out are marked handled right away."""
     fresh: dict[str, tuple[Mapping[str, Any], int]] = {}
     for item in items:
-        identifier = event_id(item) if _is_map(item) else None
-        created = parse_time(_field(item, "created_at"))
+        identifier = event_id(item) if isinstance(item, Mapping) else None
+        created = created_at(item)
         if identifier is None or created is None:
-            _count_ignored(result, "malformed")
+            result.count_ignored("malformed")
             continue
         if identifier not in fresh and is_new_event(state.events, identifier, created):
             fresh[identifier] = (item, created)
-    numbers = {n for raw, _ in fresh.values() if needs_pull_details(raw) and (n := pull_number(raw)) is not None}
-    details = {
-        n: d
-        for n in sorted(numbers)
-        if (d := pulls.get(client, job.repository.owner, job.repository.repo, n)) is not None
-    }
-    skip_ids = redundant_closes([raw for raw, _ in fresh.values()])
-    outgoing: list[_Outgoing] = []
+    raws = [raw for raw, _ in fresh.values()]
+    numbers = {n for raw in raws if needs_pull_details(raw) and (n := pull_number(raw)) is not None}
+    details = pulls.details(client, job.repository.owner, job.repository.repo, numbers)
+    skip_ids = redundant_closes(raws)
+    outgoing: list[Outgoing] = []
     for identifier, (raw, created) in fresh.items():
-        built = (
-            Skip("ignored:pull_request.closed_with_merged") if identifier in skip_ids else to_event(raw, ctx, details)
-        )
+        built = Skip(CLOSED_WITH_MERGED) if identifier in skip_ids else to_event(raw, ctx, details)
         if isinstance(built, Skip):
-            _count_ignored(result, built.reason)
+            result.count_ignored(built.reason)
             mark_event(state.events, identifier, created)  # handled: never looked at again
             continue
-        outgoing.append(_Outgoing(built, identifier, created))
+        outgoing.append(Outgoing(built, identifier, created))
     return outgoing
 
 
-def _transform_runs(
-    job: RepoJob, state: RepoState, items: Iterable[Any], ctx: RepoContext, result: RepoResult
-) -> list[_Outgoing]:
-    outgoing: list[_Outgoing] = []
+def _changed_runs(state: RepoState, items: Iterable[Any], ctx: RepoContext, result: RepoResult) -> list[Outgoing]:
+    """Runs that are new or changed state since last forwarded, transformed."""
+    outgoing: list[Outgoing] = []
     seen: set[str] = set()
     for run in items:
-        if not _is_map(run):
-            _count_ignored(result, "malformed")
+        if not isinstance(run, Mapping):
+            result.count_ignored("malformed")
             continue
-        identifier, created = str(run.get("id")), parse_time(run.get("created_at"))
+        identifier, created = str(run.get("id")), created_at(run)
         if created is None or identifier in seen or not identifier.isdigit():
             continue
         seen.add(identifier)
@@ -306,74 +178,7 @@ def _transform_runs(
             continue
         built = to_run_event(run, ctx)
         if isinstance(built, Skip):
-            _count_ignored(result, built.reason)
+            result.count_ignored(built.reason)
             continue
-        outgoing.append(_Outgoing(built, identifier, created, current))
+        outgoing.append(Outgoing(built, identifier, created, current))
     return outgoing
-
-
-def _acknowledge(store: StateStore, key: str, state: RepoState, item: _Outgoing) -> None:
-    """Move the cursor past ``item``: in memory, and durably through the store."""
-    if item.run_state is None:
-        mark_event(state.events, item.identifier, item.created)
-        store.record_event(key, item.identifier, item.created)
-    else:
-        mark_run(state.runs, item.identifier, item.created, item.run_state)
-        store.record_run(key, item.identifier, item.created, item.run_state)
-
-
-def _forward(
-    job: RepoJob,
-    outgoing: list[_Outgoing],
-    *,
-    state: RepoState,
-    store: StateStore,
-    sink: Sink,
-    dead_letters: DeadLetterFile | None,
-    result: RepoResult,
-    keep_going: Callable[[], bool],
-) -> bool:
-    """Send oldest first; True when every event was acknowledged or dead-lettered."""
-    tenant = job.integration.tenant_id
-    for item in outgoing:
-        if not keep_going():
-            result.status, result.error = "deferred", "the run stopped before this repository was done"
-            return False
-        try:
-            sink.send(item.event, tenant_id=tenant)
-        except BackendRejected as rejection:
-            if dead_letters is None:
-                raise
-            dead_letters.append(
-                DeadLetter(
-                    tenant_id=tenant,
-                    status=rejection.status,
-                    reason=str(rejection),
-                    at=format_time(time.time()),
-                    body=item.event.body(),
-                )
-            )
-            result.dead_lettered += 1
-        except BackendTemporaryError as error:
-            result.status, result.error = "failed", str(error)
-            return False
-        except (BackendUnavailable, BackendAuthError) as error:  # keep what was forwarded in the result
-            result.status, result.error, result.fatal = "deferred", str(error), error
-            return False
-        else:
-            result.forwarded += 1
-        _acknowledge(store, job.key, state, item)
-    return True
-
-
-def _count_ignored(result: RepoResult, reason: str) -> None:
-    result.ignored += 1
-    result.ignored_kinds[reason] = result.ignored_kinds.get(reason, 0) + 1
-
-
-def _is_map(value: object) -> bool:
-    return isinstance(value, Mapping)
-
-
-def _field(value: object, name: str) -> object:
-    return value.get(name) if isinstance(value, Mapping) else None

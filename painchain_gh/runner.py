@@ -1,8 +1,8 @@
 """Wires one command run together: settings → clients → integrations → jobs → store → sync.
 
-This is the only place that creates network sessions and state stores; the CLI hands it
-validated :class:`Settings` and turns its result (or its exception) into output and an
-exit code.
+The composition root below the CLI: nothing but the CLI imports it. This is the only place
+that creates network sessions and state stores; the CLI hands it validated :class:`Settings`
+and turns its result (or its exception) into output and an exit code.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
@@ -24,50 +22,22 @@ from painchain_gh.errors import BackendError, StateError, UsageError
 from painchain_gh.forward import BackendSink, PrintSink, Sink
 from painchain_gh.github import GitHubClient, TokenBudget
 from painchain_gh.http import Deadline, RetryPolicy, new_session
-from painchain_gh.jobs import RepoJob, Shard, build_jobs
+from painchain_gh.jobs import RepoJob, build_jobs
 from painchain_gh.models import Integration, IntegrationSelection, describe_validation_error, select_integrations
-from painchain_gh.poll import PollSettings, RepoResult
+from painchain_gh.poll import PollSettings
 from painchain_gh.registration import CONNECTOR_TYPE
+from painchain_gh.results import UNFINISHED, RepoResult, RepoStatus, SyncReport
+from painchain_gh.settings import Settings
 from painchain_gh.store.backend_store import BackendStore
 from painchain_gh.store.base import ReadOnlyStore, StateStore
 from painchain_gh.store.deadletter import DeadLetterFile
-from painchain_gh.store.file_store import FileStore, companion
-from painchain_gh.sync import SyncReport, run_sync
+from painchain_gh.store.file_store import FileStore
+from painchain_gh.sync import run_sync
 from painchain_gh.timeutil import format_time
 
 log = logging.getLogger("painchain_gh")
 
 ADHOC_INTEGRATION_ID = "adhoc"
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything a command needs, already validated by the CLI."""
-
-    backend_url: str = "http://localhost:8000/api"
-    backend_token: SecretStr | None = None
-    github_api_url: str = "https://api.github.com"
-    github_token: SecretStr | None = None
-    repos: tuple[str, ...] = ()
-    dry_run: bool = False
-    state_kind: str = "file"
-    state_file: Path = Path("state.json")
-    initial_lookback: float = 86400.0
-    max_runtime: float = 50.0
-    concurrency: int = 32
-    per_token_concurrency: int = 16
-    rate_limit_reserve: int = 100
-    polling_interval: int | None = None
-    force: bool = False
-    allowed_hosts: frozenset[str] = frozenset({"api.github.com"})
-    shard: Shard | None = None
-    lock_timeout: float = 0.0
-    retry_base_delay: float = 0.5
-
-    @property
-    def dead_letter_file(self) -> Path:
-        """Rejected events live beside the state file."""
-        return companion(self.state_file, ".deadletter.jsonl")
 
 
 def adhoc_integration(repos: tuple[str, ...], token: SecretStr | None) -> Integration:
@@ -81,7 +51,8 @@ def adhoc_integration(repos: tuple[str, ...], token: SecretStr | None) -> Integr
     config = {"token": token.get_secret_value() if token else None, "repositories": repositories}
     try:
         return Integration.model_validate(
-            {"id": ADHOC_INTEGRATION_ID, "type": "github", "name": "command line", "config": config}
+            {"id": ADHOC_INTEGRATION_ID, "type": "github", "name": "command line", "config": config},
+            context={"anonymous_allowed": True},  # public repositories need no token
         )
     except ValidationError as error:
         raise UsageError(f"--repo: {describe_validation_error(error)}") from None
@@ -214,9 +185,9 @@ class Runner:
                 continue
             if integration_id == ADHOC_INTEGRATION_ID:
                 continue
-            if any(result.status in {"failed", "deferred"} for result in results):
+            if any(result.status in UNFINISHED for result in results):
                 continue
-            if all(result.status == "not_due" for result in results):
+            if all(result.status is RepoStatus.NOT_DUE for result in results):
                 continue
             try:
                 self.backend.put_integration(integration_id, {"lastSync": format_time(time.time())})

@@ -1,9 +1,11 @@
-"""The one-shot sync: integrations → jobs → poll each repository (concurrently) → report.
+"""The one-shot sync: jobs → poll each repository (on worker threads) → report.
 
-Failures are contained where they belong: a bad repository fails alone, a rejected token
-stops its integration, an exhausted token waits for the next run, and only a backend that
-cannot be reached (or refuses our credentials) stops the whole run. State is saved in every
-case, and the report turns what happened into an exit code.
+Failures are contained where they belong, by their scope (see :mod:`painchain_gh.errors`):
+a bad repository fails alone, a rejected token stops its integration, an exhausted token
+waits for the next run, and only a backend that cannot be reached (or refuses our
+credentials) or unusable state stops the whole run. An exception nobody expected fails the
+repository it happened in, and the run goes on. State is saved in every case, and the report
+turns what happened into an exit code.
 """
 
 from __future__ import annotations
@@ -11,27 +13,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
 
 from pydantic import SecretStr
 
-from painchain_gh.errors import (
-    BackendAuthError,
-    BackendError,
-    BackendUnavailable,
-    DeadlineReached,
-    ExitCode,
-    GitHubAuthError,
-    GitHubError,
-    GitHubRateLimited,
-    StateError,
-)
+from painchain_gh.errors import ExitCode, FailureScope, PainChainError
 from painchain_gh.forward import Sink
 from painchain_gh.github import GitHubClient, TokenBudget, token_fingerprint
 from painchain_gh.jobs import RepoJob, interleave_by_token
-from painchain_gh.models import InvalidIntegration
-from painchain_gh.poll import PollSettings, PullCache, RepoResult, poll_repository
+from painchain_gh.poll import PollSettings, poll_repository
+from painchain_gh.pulls import PullCache
+from painchain_gh.results import RepoResult, RepoStatus, SyncReport
 from painchain_gh.store.base import StateStore
 from painchain_gh.store.deadletter import DeadLetterFile
 
@@ -39,101 +33,233 @@ log = logging.getLogger("painchain_gh")
 
 ClientFactory = Callable[[str, SecretStr | None, TokenBudget], GitHubClient]
 
+DEADLINE_GRACE = 5.0  # seconds worker threads get to finish after the deadline before the run returns
+WAIT_STEP = 0.1  # how often the waiting thread looks at the deadline
+DEADLINE_MESSAGE = "the run's deadline (--max-runtime) was reached"
+UNFINISHED_MESSAGE = "the run's deadline (--max-runtime) was reached while this repository was in progress"
 
-@dataclass
-class SyncReport:
-    """Everything a run did, for the summary, the metrics and the exit code."""
-
-    results: list[RepoResult] = field(default_factory=list)
-    invalid: list[InvalidIntegration] = field(default_factory=list)
-    fatal: str | None = None
-    fatal_code: ExitCode = ExitCode.UPSTREAM
-    warnings: list[str] = field(default_factory=list)
-    state_errors: list[str] = field(default_factory=list)
-    budgets: list[TokenBudget] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def count(self, status: str) -> int:
-        """How many repositories ended with ``status``."""
-        return sum(1 for result in self.results if result.status == status)
-
-    @property
-    def forwarded(self) -> int:
-        """Events the backend acknowledged (or printed, in a dry run)."""
-        return sum(result.forwarded for result in self.results)
-
-    @property
-    def dead_lettered(self) -> int:
-        """Events the backend rejected for good, kept in the dead-letter file."""
-        return sum(result.dead_lettered for result in self.results)
-
-    @property
-    def gaps(self) -> int:
-        """Repositories whose Events API window did not reach back to what was already seen."""
-        return sum(1 for result in self.results if result.gap)
-
-    def exit_code(self) -> ExitCode:
-        """OK, PARTIAL when anything was skipped, failed or dead-lettered, or the fatal code."""
-        if self.fatal:
-            return self.fatal_code
-        if self.state_errors:
-            return ExitCode.STATE
-        if self.invalid or self.dead_lettered or self.count("failed") or self.count("deferred"):
-            return ExitCode.PARTIAL
-        return ExitCode.OK
+Job = TypeVar("Job")
+Result = TypeVar("Result")
 
 
-@dataclass
-class _RunControl:
-    """Shared by the worker threads: why the run stopped, and which integrations must stop."""
+class WorkerPool(Generic[Job, Result]):
+    """Daemon threads that each take the next job as they finish one; results kept in job order."""
 
-    stop_reason: str | None = None
-    stop_code: ExitCode = ExitCode.UPSTREAM
-    integration_errors: dict[str, str] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    def __init__(self, work: Callable[[Job], Result], jobs: Sequence[Job], *, workers: int) -> None:
+        self.work = work
+        self.jobs = jobs
+        self.workers = max(1, workers)
+        self.results: list[Result | None] = [None] * len(jobs)
+        self.failures: list[BaseException] = []
+        self.all_done = threading.Event()
+        self._next_index = iter(range(len(jobs)))
+        self._running = self.workers
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start the threads (daemons: one stuck in I/O never keeps the process alive)."""
+        for number in range(self.workers):
+            threading.Thread(target=self.worker, name=f"poll-{number}", daemon=True).start()
+
+    def worker(self) -> None:
+        """One thread's loop: take a job, do it, until none is left or a job raised."""
+        try:
+            while not self.failures:
+                with self._lock:
+                    index = next(self._next_index, None)
+                if index is None:
+                    return
+                try:
+                    self.results[index] = self.work(self.jobs[index])
+                except BaseException as error:  # a bug or Ctrl-C: stop and re-raise it in the caller
+                    self.failures.append(error)
+        finally:
+            with self._lock:
+                self._running -= 1
+                if self._running == 0:
+                    self.all_done.set()
+
+    def wait(self, *, deadline_expired: Callable[[], bool], grace: float) -> None:
+        """Until every thread is done, or ``grace`` seconds after the deadline expired."""
+        while not self.all_done.wait(WAIT_STEP):
+            if deadline_expired():
+                self.all_done.wait(grace)
+                return
+
+
+def run_in_threads(
+    work: Callable[[Job], Result],
+    jobs: Sequence[Job],
+    *,
+    workers: int,
+    unfinished: Callable[[Job], Result],
+    deadline_expired: Callable[[], bool] = lambda: False,
+    grace: float = DEADLINE_GRACE,
+) -> list[Result]:
+    """``work`` on every job with ``workers`` daemon threads that take the next job as they finish one.
+
+    Unlike ``ThreadPoolExecutor.map`` this creates no future per job, which matters with tens of
+    thousands of repositories; results come back in the order of ``jobs``. Once the deadline has
+    expired, threads get ``grace`` seconds more; jobs still unfinished then (a thread stuck in
+    I/O) are reported by ``unfinished`` and left to their daemon thread. An exception escaping
+    ``work`` stops the workers and is re-raised here.
+    """
+    pool = WorkerPool(work, jobs, workers=workers)
+    pool.start()
+    pool.wait(deadline_expired=deadline_expired, grace=grace)
+    if pool.failures:
+        raise pool.failures[0]
+    return [result if result is not None else unfinished(job) for job, result in zip(jobs, pool.results, strict=True)]
+
+
+class SyncRun:
+    """One run's shared state: clients per token, why the run stopped, which integrations stopped."""
+
+    def __init__(
+        self,
+        *,
+        store: StateStore,
+        sink: Sink,
+        client_factory: ClientFactory,
+        settings: PollSettings,
+        rate_limit_reserve: int,
+        per_token_concurrency: int,
+        dead_letters: DeadLetterFile | None,
+        deadline_expired: Callable[[], bool],
+        on_result: Callable[[RepoResult], None],
+        now: int,
+    ) -> None:
+        self.store = store
+        self.sink = sink
+        self.client_factory = client_factory
+        self.settings = settings
+        self.rate_limit_reserve = rate_limit_reserve
+        self.per_token_concurrency = per_token_concurrency
+        self.dead_letters = dead_letters
+        self.deadline_expired = deadline_expired
+        self.on_result = on_result
+        self.now = now
+        self.pulls = PullCache()
+        self.budgets: dict[str, TokenBudget] = {}
+        self.clients: dict[tuple[str, str], GitHubClient] = {}
+        self.stop_reason: str | None = None
+        self.stop_code = ExitCode.UPSTREAM
+        self.integration_errors: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def client_for(self, job: RepoJob) -> GitHubClient:
+        """The client of the job's API and token, shared by every job using them."""
+        token = job.integration.config.token
+        fingerprint = token_fingerprint(token)
+        with self._lock:
+            budget = self.budgets.get(fingerprint)
+            if budget is None:
+                budget = TokenBudget(
+                    fingerprint, reserve=self.rate_limit_reserve, max_concurrent=self.per_token_concurrency
+                )
+                self.budgets[fingerprint] = budget
+            key = (job.api_url, fingerprint)
+            if key not in self.clients:
+                self.clients[key] = self.client_factory(job.api_url, token, budget)
+            return self.clients[key]
+
+    def keep_going(self) -> bool:
+        """Whether new work may start: the run was not stopped and its deadline not reached."""
+        return self.stop_reason is None and not self.deadline_expired()
 
     def stop(self, reason: str, code: ExitCode) -> None:
-        with self.lock:
+        """Stop the whole run (the first reason wins)."""
+        with self._lock:
             if self.stop_reason is None:
                 self.stop_reason, self.stop_code = reason, code
 
-    def stop_if_fatal(self, result: RepoResult) -> RepoResult:
-        """Stop the run when the backend failed for good while this repository was forwarding."""
+    def work(self, job: RepoJob) -> RepoResult:
+        """One job, reported through ``on_result``."""
+        result = self.poll(job)
+        self.on_result(result)
+        return result
+
+    def poll(self, job: RepoJob) -> RepoResult:
+        """One repository, unless the run or its integration already stopped; never raises an Exception."""
+        skipped = self.skipped(job)
+        if skipped is not None:
+            return skipped
+        try:
+            result = poll_repository(
+                job,
+                client=self.client_for(job),
+                store=self.store,
+                sink=self.sink,
+                pulls=self.pulls,
+                dead_letters=self.dead_letters,
+                settings=self.settings,
+                now=self.now,
+                keep_going=self.keep_going,
+            )
+        except PainChainError as error:
+            return self.failed(job, error)
+        except Exception as error:  # a bug must not take the other repositories down
+            return self.crashed(job, error)
         if result.fatal is not None:
             self.stop(str(result.fatal), result.fatal.exit_code)
         return result
 
+    def skipped(self, job: RepoJob) -> RepoResult | None:
+        """The result of a job that must not start, or None when it may."""
+        if self.stop_reason:
+            return RepoResult(job=job, status=RepoStatus.DEFERRED, error=self.stop_reason)
+        if self.deadline_expired():
+            return RepoResult(job=job, status=RepoStatus.DEFERRED, error=DEADLINE_MESSAGE)
+        integration_error = self.integration_errors.get(job.integration.id)
+        if integration_error:
+            return RepoResult(job=job, status=RepoStatus.FAILED, error=integration_error)
+        return None
 
-def run_in_threads(work: Callable[[RepoJob], RepoResult], jobs: list[RepoJob], *, workers: int) -> list[RepoResult]:
-    """``work`` on every job with ``workers`` threads that take the next job as they finish one.
+    def failed(self, job: RepoJob, error: PainChainError) -> RepoResult:
+        """A known failure: contain it to its scope."""
+        if error.scope is FailureScope.INTEGRATION:
+            self.stop_integration(job, error)
+        elif error.scope is FailureScope.RUN and error.fatal:
+            self.stop(str(error), error.exit_code)
+        # TOKEN: the token's budget already refuses every further request in this run.
+        status = RepoStatus.DEFERRED if error.deferred else RepoStatus.FAILED
+        return RepoResult(job=job, status=status, error=str(error))
 
-    Unlike ``ThreadPoolExecutor.map`` this creates no future per job, which matters with tens of
-    thousands of repositories; results come back in the order of ``jobs``.
-    """
-    results: list[RepoResult | None] = [None] * len(jobs)
-    next_index = iter(range(len(jobs)))
-    lock = threading.Lock()
-    failures: list[BaseException] = []
+    def stop_integration(self, job: RepoJob, error: PainChainError) -> None:
+        """Skip the integration's remaining repositories; say so once."""
+        message = f"{job.integration.label}: {error}; its repositories are skipped"
+        with self._lock:
+            first = job.integration.id not in self.integration_errors
+            self.integration_errors.setdefault(job.integration.id, message)
+        if first:
+            log.error("%s", message, extra={"fields": {"event": "integration", "integration": job.integration.id}})
 
-    def worker() -> None:
-        while not failures:
-            with lock:
-                index = next(next_index, None)
-            if index is None:
-                return
-            try:
-                results[index] = work(jobs[index])
-            except BaseException as error:  # an unexpected bug: stop and re-raise it in the caller
-                failures.append(error)
+    def crashed(self, job: RepoJob, error: Exception) -> RepoResult:
+        """An unexpected exception: this repository fails, with its traceback at debug level only."""
+        first_line = (str(error).splitlines() or [""])[0]
+        message = f"unexpected error: {type(error).__name__}" + (f": {first_line}" if first_line else "")
+        log.error(
+            "%s: %s", job.label, message, extra={"fields": {"event": "crash", "repository": job.repository.full_name}}
+        )
+        log.debug("%s: %s", job.label, "".join(traceback.format_exception(error)).rstrip())
+        return RepoResult(job=job, status=RepoStatus.FAILED, error=message)
 
-    threads = [threading.Thread(target=worker, name=f"poll-{n}", daemon=True) for n in range(max(1, workers))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
-    return [result for result in results if result is not None]
+    def unfinished(self, job: RepoJob) -> RepoResult:
+        """A job whose thread did not finish within the deadline's grace."""
+        result = RepoResult(job=job, status=RepoStatus.DEFERRED, error=UNFINISHED_MESSAGE)
+        self.on_result(result)
+        return result
+
+    def report(self, results: list[RepoResult], started: float) -> SyncReport:
+        """The report of this run."""
+        return SyncReport(
+            results=results,
+            fatal=self.stop_reason,
+            fatal_code=self.stop_code,
+            warnings=list(self.integration_errors.values()),
+            budgets=list(self.budgets.values()),
+            seconds=time.monotonic() - started,
+        )
 
 
 def run_sync(
@@ -150,85 +276,28 @@ def run_sync(
     deadline_expired: Callable[[], bool],
     on_result: Callable[[RepoResult], None] = lambda result: None,
     clock: Callable[[], float] = time.time,
+    grace: float = DEADLINE_GRACE,
 ) -> SyncReport:
     """Poll every job once and return the report; state is committed per repository by the store."""
     started = time.monotonic()
-    report = SyncReport()
-    control = _RunControl()
-    pulls = PullCache()
-    budgets: dict[str, TokenBudget] = {}
-    clients: dict[tuple[str, str], GitHubClient] = {}
-    factory_lock = threading.Lock()
-    now = int(clock())
-
-    def client_for(job: RepoJob) -> GitHubClient:
-        token = job.integration.config.token
-        fingerprint = token_fingerprint(token)
-        with factory_lock:
-            budget = budgets.setdefault(
-                fingerprint,
-                TokenBudget(fingerprint, reserve=rate_limit_reserve, max_concurrent=per_token_concurrency),
-            )
-            key = (job.api_url, fingerprint)
-            if key not in clients:
-                clients[key] = client_factory(job.api_url, token, budget)
-            return clients[key]
-
-    def keep_going() -> bool:
-        return control.stop_reason is None and not deadline_expired()
-
-    def work(job: RepoJob) -> RepoResult:
-        if control.stop_reason:
-            return RepoResult(job=job, status="deferred", error=control.stop_reason)
-        if deadline_expired():
-            return RepoResult(job=job, status="deferred", error="the run's deadline (--max-runtime) was reached")
-        integration_error = control.integration_errors.get(job.integration.id)
-        if integration_error:
-            return RepoResult(job=job, status="failed", error=integration_error)
-        try:
-            return control.stop_if_fatal(
-                poll_repository(
-                    job,
-                    client=client_for(job),
-                    store=store,
-                    sink=sink,
-                    pulls=pulls,
-                    dead_letters=dead_letters,
-                    settings=settings,
-                    now=now,
-                    keep_going=keep_going,
-                )
-            )
-        except GitHubAuthError as error:
-            message = f"{job.integration.label}: {error}; its repositories are skipped"
-            with control.lock:
-                first = job.integration.id not in control.integration_errors
-                control.integration_errors.setdefault(job.integration.id, message)
-            if first:
-                log.error("%s", message, extra={"fields": {"event": "integration", "integration": job.integration.id}})
-            return RepoResult(job=job, status="failed", error=str(error))
-        except (GitHubRateLimited, DeadlineReached) as error:
-            return RepoResult(job=job, status="deferred", error=str(error))
-        except GitHubError as error:
-            return RepoResult(job=job, status="failed", error=str(error))
-        except (BackendUnavailable, BackendAuthError) as error:
-            control.stop(str(error), error.exit_code)
-            return RepoResult(job=job, status="deferred", error=str(error))
-        except BackendError as error:
-            return RepoResult(job=job, status="failed", error=str(error))
-        except StateError as error:
-            control.stop(str(error), error.exit_code)
-            return RepoResult(job=job, status="failed", error=str(error))
-
-    def work_and_report(job: RepoJob) -> RepoResult:
-        result = work(job)
-        on_result(result)
-        return result
-
-    report.results = run_in_threads(work_and_report, interleave_by_token(jobs), workers=concurrency)
-
-    report.fatal, report.fatal_code = control.stop_reason, control.stop_code
-    report.warnings.extend(control.integration_errors.values())
-    report.budgets = list(budgets.values())
-    report.seconds = time.monotonic() - started
-    return report
+    run = SyncRun(
+        store=store,
+        sink=sink,
+        client_factory=client_factory,
+        settings=settings,
+        rate_limit_reserve=rate_limit_reserve,
+        per_token_concurrency=per_token_concurrency,
+        dead_letters=dead_letters,
+        deadline_expired=deadline_expired,
+        on_result=on_result,
+        now=int(clock()),
+    )
+    results = run_in_threads(
+        run.work,
+        interleave_by_token(jobs),
+        workers=concurrency,
+        unfinished=run.unfinished,
+        deadline_expired=deadline_expired,
+        grace=grace,
+    )
+    return run.report(results, started)

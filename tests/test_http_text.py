@@ -10,7 +10,7 @@ import pytest
 
 from painchain_gh import secrets
 from painchain_gh.forward import PrintSink
-from painchain_gh.report import JsonFormatter, RedactSecrets
+from painchain_gh.output import JsonFormatter, RedactSecrets
 from painchain_gh.text import MAX_LENGTH, EscapeForText, escape
 from painchain_gh.transform import PainChainEvent
 

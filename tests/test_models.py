@@ -1,4 +1,4 @@
-"""Validation of integrations typed by people."""
+"""Validation of integrations typed by people: every shape the UI sends, plain-word messages."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
+from painchain_gh import secrets
 from painchain_gh.jobs import Shard, build_jobs, check_api_url, web_url_for
-from painchain_gh.models import select_integrations
+from painchain_gh.models import EVENT_KINDS, select_integrations
 
 
 def row(**config: Any) -> dict[str, Any]:
@@ -31,45 +32,175 @@ def test_other_types_inactive_and_disabled_integrations_are_not_polled() -> None
 @pytest.mark.parametrize(
     ("config", "expected"),
     [
-        ({"token": None}, "config.token"),
-        ({"token": "  "}, "config.token"),
-        ({"repositories": "acme/api"}, "config.repositories"),
-        ({"repositories": []}, "config.repositories"),
-        ({"tags": "backend"}, "config.tags"),
+        ({"token": None}, "token: missing; give a GitHub token, or a GitHub App's appId and privateKey"),
+        ({"token": "  "}, "token must be printable characters without spaces or line breaks"),
+        ({"token": "ghp_abc\r\nX-Evil: 1"}, "token must be printable characters without spaces or line breaks"),
+        ({"token": "x" * 2049}, "token must be printable characters"),
+        ({"repositories": 5}, 'repositories must be a list (for example ["acme/api", "acme/web"])'),
+        ({"repositories": []}, 'repositories: none given; list them, e.g. ["acme/api", "acme/web"]'),
+        ({"repositories": {"owner": "acme"}}, "repositories must be a list"),
+        ({"tags": 7}, 'tags must be a list (for example ["backend", "team-a"] or "backend, team-a")'),
+        ({"tags": ["ok", ""]}, 'tags must be short pieces of text, e.g. ["backend", "team-a"]'),
+        ({"polling": {"interval": "soon"}}, "polling.interval must be a whole number (for example seconds, e.g. 300)"),
+        ({"polling": {"interval": -1}}, "polling.interval must be at least 0"),
+        ({"pollInterval": 5}, "pollInterval must be at least 60 (for example seconds from 60 to 3600, e.g. 300)"),
+        ({"pollInterval": 7200}, "pollInterval must be at most 3600"),
+        ({"apiUrl": "ghe.example.com"}, "apiUrl must be an http(s) address without spaces, e.g. https://ghe"),
+        ({"apiUrl": "https://ghe.example.com/api v3"}, "apiUrl must be an http(s) address"),
+        ({"baseUrl": "ftp://ghe", "isEnterprise": True}, "apiUrl must be an http(s) address"),
+        ({"events": ["push", "stars"]}, "events must be a non-empty list of kinds among push, pull_request"),
+        ({"events": []}, "events must be a non-empty list"),
+        ({"containerImages": "maybe"}, "containerImages must be true or false"),
+        (
+            {"appId": "my-app", "privateKey": "-----BEGIN RSA PRIVATE KEY-----\nAA\n-----END RSA PRIVATE KEY-----"},
+            "appId must be the GitHub App's numeric id, e.g. 123456",
+        ),
+        ({"appId": "12"}, "privateKey: missing; a GitHub App needs both appId and privateKey"),
+        ({"installationId": "seven", "token": "ghp_ok_token"}, "installationId must be a number, e.g. 7654321"),
     ],
 )
-def test_invalid_integration_is_reported_by_id_and_name(config: dict[str, Any], expected: str) -> None:
+def test_invalid_integration_is_reported_in_plain_words(config: dict[str, Any], expected: str) -> None:
     selection = select_integrations([row(**config), {**row(), "id": "other"}])
     assert [integration.id for integration in selection.valid] == ["other"]
     (invalid,) = selection.invalid
     assert invalid.label == "integration int1 (Team)"
     assert expected in invalid.reason
+    assert invalid.message.startswith("integration int1 (Team) skipped: ")
+    for jargon in ("Input should", "instance of", "Value error", "Field required", "Tuple", "valid dictionary"):
+        assert jargon not in invalid.reason
 
 
 @pytest.mark.parametrize(
-    "repository",
+    ("repository", "expected"),
     [
-        {"owner": "acme", "repo": ".."},
-        {"owner": "..", "repo": "x"},
-        {"owner": "a/b", "repo": "c"},
-        {"owner": "acme", "repo": "b/c"},
-        {"owner": "acme", "repo": ""},
-        {"owner": "acme", "repo": "x" * 300},
-        {"owner": "acme", "repo": "x?y=1"},
-        {"owner": "acme"},
-        "acme/api",
+        ({"owner": "acme", "repo": ".."}, 'repositories[0] "acme/..": repo must be letters, digits'),
+        ({"owner": "..", "repo": "x"}, 'repositories[0] "../x": owner must be a GitHub login'),
+        ({"owner": "a/b", "repo": "c"}, "owner must be a GitHub login"),
+        ({"owner": "acme", "repo": "b/c"}, "repo must be letters, digits"),
+        ({"owner": "acme", "repo": ""}, "repo must be letters"),
+        ({"owner": "acme", "repo": "x" * 300}, "at most 100 characters"),
+        ({"owner": "acme", "repo": "x?y=1"}, "repo must be letters"),
+        ({"owner": "acme"}, "repo is missing (for example a repository name, e.g. api)"),
+        ("acme", 'write a repository as "owner/name", e.g. "acme/api"'),
+        ("acme/api/extra", 'write a repository as "owner/name"'),
+        (42, 'repositories[0] a int: write it as "owner/name"'),
     ],
 )
-def test_bad_repository_is_skipped_and_the_others_go_on(repository: Any) -> None:
+def test_bad_repository_is_skipped_and_the_others_go_on(repository: Any, expected: str) -> None:
     selection = select_integrations([row(repositories=[repository, {"owner": "acme", "repo": "good"}])])
     (integration,) = selection.valid
     assert [r.full_name for r in integration.unique_repositories()] == ["acme/good"]
-    assert "config.repositories.0 skipped" in selection.invalid[0].reason
+    (invalid,) = selection.invalid
+    assert not invalid.skipped
+    assert invalid.reason.startswith("1 of 2 repositories skipped: ")
+    assert expected in invalid.reason
+    assert invalid.message.startswith("integration int1 (Team): 1 of 2 repositories skipped")
 
 
-def test_validation_messages_never_echo_the_token() -> None:
-    selection = select_integrations([row(token="ghp_SECRETcanary", repositories=5)])
-    assert "ghp_SECRETcanary" not in selection.invalid[0].reason
+def test_an_integration_whose_repositories_are_all_invalid_is_skipped() -> None:
+    app = {"token": None, "appId": "1", "privateKey": PEM}
+    selection = select_integrations([row(**app, repositories=["nope", "acme/b/c"])])
+    assert selection.valid == []  # an App would otherwise poll its whole installation
+    (invalid,) = selection.invalid
+    assert invalid.reason.startswith('all 2 repositories are invalid: repositories[0] "nope"')
+
+
+PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1\n-----END RSA PRIVATE KEY-----\n"
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ({"repositories": ["acme/api", "acme/web"]}, ["acme/api", "acme/web"]),
+        ({"repositories": "acme/api\nacme/web\n"}, ["acme/api", "acme/web"]),
+        ({"repositories": "acme/api, acme/web"}, ["acme/api", "acme/web"]),
+        ({"repositories": [{"owner": "acme", "repo": "api"}, "acme/web"]}, ["acme/api", "acme/web"]),
+        ({"repositories": None, "repos": "acme/api,acme/web"}, ["acme/api", "acme/web"]),
+        ({"repositories": "", "repos": "acme/api"}, ["acme/api"]),
+        ({"repositories": ["acme/*", "acme/api"]}, ["acme/api"]),
+    ],
+)
+def test_every_repository_shape_the_ui_sends_is_accepted(config: dict[str, Any], expected: list[str]) -> None:
+    selection = select_integrations([row(**config)])
+    assert selection.invalid == []
+    (integration,) = selection.valid
+    assert [r.full_name for r in integration.unique_repositories()] == expected
+
+
+def test_upstream_aliases_and_new_fields() -> None:
+    config = {
+        "baseUrl": "https://ghe.example.com/api/v3",
+        "isEnterprise": True,
+        "pollInterval": 600,
+        "tags": "backend, team-a",
+        "events": "push, release",
+        "containerImages": "true",
+        "repositories": [{"owner": "acme", "repo": "*", "tags": "org"}],
+    }
+    (integration,) = select_integrations([row(**config)]).valid
+    assert integration.config.api_url == "https://ghe.example.com/api/v3"
+    assert integration.config.polling.interval == 600
+    assert integration.config.tags == ("backend", "team-a")
+    assert integration.config.events == ("push", "release")
+    assert integration.config.container_images is True
+    assert [(w.owner, w.tags) for w in integration.wildcard_owners()] == [("acme", ("org",))]
+    assert integration.unique_repositories() == []
+    default = select_integrations([row()]).valid[0].config
+    assert "image" not in default.events
+    assert set(default.events) | {"image"} == set(EVENT_KINDS)
+    assert default.container_images is False
+    not_enterprise = select_integrations([row(baseUrl="https://ghe.example.com/api/v3", isEnterprise=False)])
+    assert not_enterprise.valid[0].config.api_url is None
+
+
+def test_app_integration_without_repositories_discovers_its_installation() -> None:
+    selection = select_integrations([row(token="", repositories=[], appId=42, privateKey=PEM, installationId=7)])
+    (integration,) = selection.valid
+    assert integration.config.uses_app
+    assert integration.discovers_installation
+    assert (integration.config.app_id, integration.config.installation_id) == ("42", 7)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("id", ".", "id must be 1-200 letters, digits or '_.:-' (not . or ..)"),
+        ("id", "..", "id must be"),
+        ("id", "a/b", "id must be"),
+        ("id", "a\r\nb", "id must be"),
+        ("tenantId", "..", "tenantId must be 1-200 printable ASCII characters without '/'"),
+        ("tenantId", "a/b", "tenantId must be"),
+        ("tenantId", "t\n1", "tenantId must be"),
+        ("tenantId", 5, "tenantId must be text"),
+    ],
+)
+def test_ids_are_checked_at_the_boundary(field: str, value: Any, expected: str) -> None:
+    selection = select_integrations([{**row(), field: value}])
+    assert selection.valid == []
+    (invalid,) = selection.invalid
+    assert expected in invalid.reason
+
+
+def test_messages_escape_control_characters_in_ids_and_names() -> None:
+    selection = select_integrations([{**row(token=None), "id": "bad\nid\x1b[2J", "name": "evil\r\x07\u2028name"}])
+    (invalid,) = selection.invalid
+    assert invalid.label == "integration bad\\x0aid\\x1b[2J (evil\\x0d\\x07\\u2028name)"
+    assert all(ch.isprintable() for ch in invalid.message)
+
+
+def test_validation_messages_never_echo_the_token_or_the_private_key() -> None:
+    canary_key = "-----BEGIN RSA PRIVATE KEY-----\nSECRETcanaryKEY\n-----END RSA PRIVATE KEY-----"
+    rows = [
+        row(token="ghp_SECRETcanary", repositories=5),
+        row(token="ghp_SECRET canary"),
+        {**row(appId="x1", privateKey=canary_key), "id": "b"},
+        {**row(appId="1", privateKey="SECRETcanaryKEY"), "id": "c"},
+    ]
+    selection = select_integrations(rows)
+    assert len(selection.invalid) == 4
+    for invalid in selection.invalid:
+        assert "SECRET" not in invalid.message
+    assert secrets.scrub("x SECRETcanaryKEY y") == "x *** y"
 
 
 def test_duplicate_repositories_are_polled_once_with_merged_tags() -> None:

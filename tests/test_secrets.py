@@ -7,7 +7,7 @@ import json
 import logging
 
 from painchain_gh import secrets
-from painchain_gh.report import JsonFormatter, RedactSecrets
+from painchain_gh.output import JsonFormatter, RedactSecrets
 
 
 def test_known_secrets_are_scrubbed_from_messages_and_fields() -> None:

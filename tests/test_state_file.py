@@ -32,20 +32,20 @@ def test_pretty_printed_state_with_version_after_repos_loads(tmp_path: Path) -> 
     state = RepoState()
     mark_event(state.events, "42", 100)
     path = tmp_path / "state.json"
-    path.write_text(json.dumps({"repos": {"-/i/o/r": state.model_dump(mode="json")}, "version": 1}, indent=4))
+    path.write_text(json.dumps({"repos": {"-/i/o/r": state.model_dump(mode="json")}, "version": 2}, indent=4))
     assert RepoState.model_validate_json(load_repos(path)["-/i/o/r"]) == state
 
 
 def test_a_newer_version_is_reported_even_when_it_follows_repos_of_another_shape(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
-    path.write_text('{"repos": {"k": {"cursor": "v2"}}, "version": 2}')
-    with pytest.raises(StateError, match="format version 2"):
+    path.write_text('{"repos": {"k": {"cursor": "v3"}}, "version": 3}')
+    with pytest.raises(StateError, match="format version 3"):
         load_repos(path)
 
 
 def test_an_invalid_repository_is_named(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
-    path.write_text('{"version": 1, "repos": {"-/i/o/r": {"events": {"seen": {"1": "yesterday"}}}}}')
+    path.write_text('{"version": 2, "repos": {"-/i/o/r": {"events": {"seen": {"1": "yesterday"}}}}}')
     with pytest.raises(StateError, match=r"repos\.-/i/o/r\.events\.seen\.1"):
         load_repos(path)
 

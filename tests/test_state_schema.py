@@ -17,7 +17,7 @@ SCHEMA = Path(__file__).parent.parent / "state" / "schema.json"
 def current_schema() -> str:
     schema = StateFile.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = "https://painchain.dev/schemas/painchain-gh/state-v1.json"
+    schema["$id"] = "https://painchain.dev/schemas/painchain-gh/state-v2.json"
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 
 
@@ -32,7 +32,7 @@ def test_state_schema_is_up_to_date() -> None:
 def test_a_written_state_validates_against_its_model() -> None:
     state = StateFile.model_validate(
         {
-            "version": 1,
+            "version": 2,
             "repos": {
                 "-/int1/acme/api": {"events": {"floor": 1, "seen": {"42": 2}}, "runs": {"runs": {"7": [2, "1:queued"]}}}
             },

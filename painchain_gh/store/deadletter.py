@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,13 @@ from typing import Any
 
 from painchain_gh import secrets
 from painchain_gh.errors import StateError
-from painchain_gh.store.files import write_atomically
+from painchain_gh.store.files import (
+    describe,
+    ensure_private_directory,
+    open_private,
+    read_private_text,
+    write_atomically,
+)
 
 
 @dataclass(frozen=True)
@@ -38,32 +45,52 @@ class DeadLetterFile:
     def append(self, letter: DeadLetter) -> None:
         """Add a record (written through before returning)."""
         with self._mutex:
+            line = (secrets.scrub(letter.to_json()) + "\n").encode("utf-8")  # a reason may echo a token
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                with open(self.path, "a", encoding="utf-8") as handle:
-                    handle.write(secrets.scrub(letter.to_json()) + "\n")  # a reason may echo a token
+                ensure_private_directory(self.path.parent)
+                descriptor = open_private(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+                try:
+                    written = os.write(descriptor, line)
+                finally:
+                    os.close(descriptor)
+                if written != len(line):
+                    raise OSError(0, "short write (disk full?)")
             except OSError as error:
-                raise StateError(f"cannot write dead-letter file {self.path}: {error.strerror or error}") from None
+                raise StateError(f"cannot write dead-letter file {self.path}: {describe(error)}") from None
 
     def read(self) -> list[DeadLetter]:
         """All records; unreadable lines are an error naming the file."""
-        try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return []
-        except OSError as error:
-            raise StateError(f"cannot read dead-letter file {self.path}: {error.strerror or error}") from None
+        text = read_private_text(self.path, what="dead-letter file")
         letters = []
-        for number, line in enumerate(lines, start=1):
+        for number, line in enumerate((text or "").splitlines(), start=1):
             if not line.strip():
                 continue
             try:
-                letters.append(DeadLetter(**json.loads(line)))
-            except (ValueError, TypeError):
+                letters.append(_letter(json.loads(line)))
+            except (ValueError, TypeError, RecursionError):
                 raise StateError(f"dead-letter file {self.path} is corrupt at line {number}") from None
         return letters
 
     def rewrite(self, letters: list[DeadLetter]) -> None:
         """Keep only ``letters`` (after a re-send), atomically."""
         with self._mutex:
-            write_atomically(self.path, "".join(letter.to_json() + "\n" for letter in letters))
+            write_atomically(
+                self.path,
+                "".join(letter.to_json() + "\n" for letter in letters),
+                what="dead-letter file",
+                follow_link=False,
+            )
+
+
+def _letter(record: object) -> DeadLetter:
+    """A record checked field by field (raises ValueError or TypeError)."""
+    if not isinstance(record, dict):
+        raise TypeError("not an object")
+    letter = DeadLetter(**record)
+    tenant_ok = letter.tenant_id is None or isinstance(letter.tenant_id, str)
+    status_ok = isinstance(letter.status, int) and not isinstance(letter.status, bool)
+    if not (tenant_ok and status_ok and isinstance(letter.reason, str) and isinstance(letter.at, str)):
+        raise TypeError("field types")
+    if not isinstance(letter.body, dict):
+        raise TypeError("body")
+    return letter

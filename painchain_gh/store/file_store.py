@@ -13,9 +13,12 @@ the process small (a few hundred bytes per quiet repository instead of a tree of
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,9 +26,23 @@ from pydantic import ValidationError
 
 from painchain_gh.cursor import RepoState, mark_event, mark_run
 from painchain_gh.errors import StateError
-from painchain_gh.store.files import FileLock, write_atomically
+from painchain_gh.store.checks import (
+    CursorError,
+    checked_epoch,
+    checked_identifier,
+    checked_run_state,
+    parse_repo_state,
+)
+from painchain_gh.store.files import (
+    FileLock,
+    describe,
+    ensure_private_directory,
+    open_private,
+    read_private_text,
+    write_atomically,
+)
 from painchain_gh.store.json_members import read_object
-from painchain_gh.store.model import STATE_VERSION, StateFile
+from painchain_gh.store.model import OLDEST_VERSION, STATE_VERSION, StateFile
 
 _HINT = "restore it, or run 'painchain-gh state reset' to start over"
 
@@ -35,18 +52,37 @@ def companion(path: Path, suffix: str) -> Path:
     return path.with_name(path.name + suffix)
 
 
-def load_repos(path: Path) -> dict[str, str]:
+@dataclass
+class LoadedState:
+    """A state file's entries as compact JSON text: current keys, and version-1 (lower-case) keys."""
+
+    repos: dict[str, str] = field(default_factory=dict)
+    unmigrated: dict[str, str] = field(default_factory=dict)
+
+
+def _read_state_text(path: Path) -> str | None:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise StateError(f"cannot read state file {path}: {describe(error)}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise StateError(f"state file {path} is not UTF-8 text (byte {error.start}); {_HINT}") from None
+
+
+def load_state(path: Path) -> LoadedState:
     """Every repository's validated state as compact JSON text; a missing file is an empty state.
 
-    Anything unreadable (empty, truncated, invalid, newer version) is a :class:`StateError`
-    naming the path: nothing is ever reset silently. Repositories are parsed one at a time.
+    Anything unreadable (not UTF-8, empty, truncated, invalid, out of range, nested too deeply,
+    newer version) is a :class:`StateError` naming the path: nothing is ever reset silently.
+    Repositories are parsed one at a time. A version-1 file's entries come back as unmigrated.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    except OSError as error:
-        raise StateError(f"cannot read state file {path}: {error.strerror or error}") from None
+    text = _read_state_text(path)
+    if text is None:
+        return LoadedState()
     if not text.strip():
         raise StateError(f"state file {path} is empty; {_HINT}")
     loaded: dict[str, str] = {}
@@ -57,30 +93,61 @@ def load_repos(path: Path) -> dict[str, str]:
             if problem is not None:
                 continue  # keep reading: a newer version number may follow
             try:
-                loaded[key] = RepoState.model_validate(value).model_dump_json()
-            except ValidationError as error:
-                problem = f"repos.{key}.{_where(error)}"
+                loaded[key] = parse_repo_state(value).model_dump_json()
+            except CursorError as error:
+                problem = f"repos.{key}.{error}"
     except json.JSONDecodeError as error:
         raise StateError(f"state file {path} is not a valid JSON object (line {error.lineno}); {_HINT}") from None
-    version = top.get("version")
+    except (ValueError, RecursionError):  # e.g. an integer of thousands of digits, or [[[[... nested
+        raise StateError(f"state file {path} is not a JSON object painchain-gh can read; {_HINT}") from None
+    version = top.get("version", STATE_VERSION)
     if isinstance(version, int) and version > STATE_VERSION:
         raise StateError(
             f"state file {path} has format version {version}, newer than this painchain-gh understands "
             f"({STATE_VERSION}); upgrade painchain-gh"
         )
-    try:
-        StateFile.model_validate({**top, "repos": {}} if repos is not None else top)
-    except ValidationError as error:
-        problem = problem or _where(error)
+    unmigrated, top_problem = _check_top(top)
+    problem = problem or top_problem
     if problem:
         raise StateError(f"state file {path} is invalid at {problem}; {_HINT}")
-    return loaded
+    if version == OLDEST_VERSION:
+        return LoadedState(unmigrated={key.lower(): value for key, value in loaded.items()})
+    return LoadedState(repos=loaded, unmigrated=unmigrated)
+
+
+def _check_top(top: dict[str, Any]) -> tuple[dict[str, str], str | None]:
+    """The unmigrated entries of a state file's top level, and what is wrong with it (if anything)."""
+    version = top.get("version", STATE_VERSION)
+    if not isinstance(version, int) or isinstance(version, bool) or version < OLDEST_VERSION:
+        return {}, "version: not a known format version"
+    raw = top.get("unmigrated", {})
+    if not isinstance(raw, dict):
+        return {}, "unmigrated: not an object"
+    unmigrated: dict[str, str] = {}
+    for key, value in raw.items():
+        try:
+            unmigrated[key.lower()] = parse_repo_state(value).model_dump_json()
+        except CursorError as error:
+            return {}, f"unmigrated.{key}.{error}"
+    try:
+        StateFile.model_validate({**top, "repos": {}, "unmigrated": {}})
+    except ValidationError as error:
+        return {}, _where(error)
+    return unmigrated, None
+
+
+def load_repos(path: Path) -> dict[str, str]:
+    """The current-version entries of a state file (see :func:`load_state`)."""
+    return load_state(path).repos
 
 
 def read_state_file(path: Path) -> StateFile:
-    """Load and validate a whole state file (for small tools; the sync uses :func:`load_repos`)."""
-    repos = load_repos(path)
-    return StateFile(repos={key: RepoState.model_validate_json(text) for key, text in repos.items()})
+    """Load and validate a whole state file (for small tools; the sync uses :func:`load_state`)."""
+    loaded = load_state(path)
+    return StateFile(
+        repos={key: RepoState.model_validate_json(text) for key, text in loaded.repos.items()},
+        unmigrated={key: RepoState.model_validate_json(text) for key, text in loaded.unmigrated.items()},
+    )
 
 
 def _where(error: ValidationError) -> str:
@@ -89,29 +156,48 @@ def _where(error: ValidationError) -> str:
 
 
 def apply_to_repo(state: RepoState, record: dict[str, Any]) -> RepoState:
-    """Apply one journal record to one repository's state; returns the resulting state."""
+    """Apply one journal record to one repository's state; returns the resulting state.
+
+    Raises ValueError (a :class:`CursorError`), KeyError or TypeError on a record that is not one.
+    """
     if record["op"] == "event":
-        mark_event(state.events, str(record["id"]), int(record["t"]))
+        event_id = checked_identifier(record["id"], where="id")
+        mark_event(state.events, event_id, checked_epoch(record["t"], where="t"))
     elif record["op"] == "run":
-        mark_run(state.runs, str(record["id"]), int(record["t"]), str(record["s"]))
+        run_id = checked_identifier(record["id"], where="id")
+        created = checked_epoch(record["t"], where="t")
+        mark_run(state.runs, run_id, created, checked_run_state(record["s"], where="s"))
     elif record["op"] == "repo":
-        return RepoState.model_validate(record["state"])
+        return parse_repo_state(record["state"])
     else:
         raise KeyError(record["op"])
     return state
 
 
-def fold_journal(repos: dict[str, str], path: Path) -> int:
+class _Seed:
+    """Where a key's state starts when it has none yet: a version-1 entry its key lower-cases to."""
+
+    def __init__(self, unmigrated: dict[str, str]) -> None:
+        self.unmigrated = unmigrated
+        self.claimed: set[str] = set()
+
+    def text(self, key: str) -> str | None:
+        legacy = self.unmigrated.get(key.lower())
+        if legacy is not None:
+            self.claimed.add(key.lower())
+        return legacy
+
+
+def fold_journal(repos: dict[str, str], path: Path, seed: _Seed | None = None) -> int:
     """Fold the journal's records into ``repos``; returns how many were applied.
 
-    Only the last line can be torn by a crash; it is ignored.
+    Only the last line can be torn by a crash; it is ignored. Any other unreadable line (not
+    JSON, numbers out of range, nested too deeply) is a :class:`StateError` naming the journal.
     """
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
+    text = read_private_text(path, what="journal")
+    if text is None:
         return 0
-    except OSError as error:
-        raise StateError(f"cannot read journal {path}: {error.strerror or error}") from None
+    lines = text.splitlines()
     applied = 0
     for number, line in enumerate(lines, start=1):
         try:
@@ -119,9 +205,10 @@ def fold_journal(repos: dict[str, str], path: Path) -> int:
             key = record["key"]
             if not isinstance(key, str):
                 raise TypeError("key")
-            current = RepoState.model_validate_json(repos[key]) if key in repos else RepoState()
+            base = repos.get(key) or (seed.text(key) if seed else None)
+            current = RepoState.model_validate_json(base) if base else RepoState()
             repos[key] = apply_to_repo(current, record).model_dump_json()
-        except (ValueError, KeyError, TypeError, ValidationError):
+        except (ValueError, KeyError, TypeError, ValidationError, RecursionError):
             if number == len(lines):
                 break  # torn by a crash in the middle of a write
             raise StateError(f"journal {path} is corrupt at line {number}; move it away to continue") from None
@@ -139,16 +226,25 @@ class FileStore:
         self._mutex = threading.Lock()
         self._journal: IO[str] | None = None
         self._repos: dict[str, str] = {}
+        self._seed = _Seed({})
         self._pending: dict[str, list[dict[str, Any]]] = {}  # acknowledged since the last commit_repo
+
+    def _load(self) -> int:
+        loaded = load_state(self.path)
+        self._repos, self._seed = loaded.repos, _Seed(loaded.unmigrated)
+        return fold_journal(self._repos, self.journal_path, self._seed)
 
     def open(self) -> FileStore:
         """Lock, load the state, fold a journal left by a crash, and start a new journal."""
         self._lock.acquire()
         try:
-            self._repos = load_repos(self.path)
-            if fold_journal(self._repos, self.journal_path):
-                self._write()
-            self._journal = open(self.journal_path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            if self._load() or self._seed.unmigrated:
+                self._write(drop_claimed=False)  # written as the current version from now on
+            try:
+                descriptor = open_private(self.journal_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+                self._journal = os.fdopen(descriptor, "w", encoding="utf-8")
+            except OSError as error:
+                raise StateError(f"cannot write journal {self.journal_path}: {describe(error)}") from None
         except BaseException:
             self._lock.release()
             raise
@@ -156,14 +252,20 @@ class FileStore:
 
     def load_readonly(self) -> FileStore:
         """Load the state and any journal without locking or writing (for ``--dry-run``)."""
-        self._repos = load_repos(self.path)
-        fold_journal(self._repos, self.journal_path)
+        self._load()
         return self
 
     def get(self, key: str) -> RepoState:
-        """The stored state of ``key`` (a fresh object the caller may change)."""
+        """The stored state of ``key`` (a fresh object the caller may change).
+
+        A key with no entry of its own starts from the version-1 entry it lower-cases to, if any.
+        """
         with self._mutex:
             text = self._repos.get(key)
+            if text is None:
+                text = self._seed.text(key)
+                if text is not None:
+                    self._repos[key] = text
             pending = list(self._pending.get(key, ()))
         state = RepoState.model_validate_json(text) if text else RepoState()
         for record in pending:
@@ -193,27 +295,40 @@ class FileStore:
         """Nothing to do: the journal already holds everything."""
 
     def close(self) -> None:
-        """Fold the journal into the state file, remove it, and release the lock."""
+        """Fold the journal into the state file, remove it, and release the lock.
+
+        If the state file cannot be written (a full disk), it is left as it was, the journal
+        stays for the next run to fold, and a :class:`StateError` names the file.
+        """
         try:
             if self._journal is not None:
-                self._journal.close()
-                self._journal = None
+                journal, self._journal = self._journal, None
+                with contextlib.suppress(OSError):  # unflushed lines: only ETags and poll times, all written below
+                    journal.close()
                 for key in list(self._pending):
                     self._repos[key] = self.get(key).model_dump_json()
                 self._pending.clear()
-                self._write()
+                self._write(drop_claimed=True)
                 self.journal_path.unlink(missing_ok=True)
         finally:
             self._lock.release()
 
     def snapshot(self) -> StateFile:
         """The current state (for ``state show`` and ``state export``)."""
-        return StateFile(repos={key: self.get(key) for key in sorted(set(self._repos) | set(self._pending))})
+        keys = sorted(set(self._repos) | set(self._pending))
+        repos = {key: self.get(key) for key in keys}
+        unmigrated = {
+            key: RepoState.model_validate_json(text)
+            for key, text in sorted(self._seed.unmigrated.items())
+            if key not in self._seed.claimed
+        }
+        return StateFile(repos=repos, unmigrated=unmigrated)
 
     def replace(self, state: StateFile) -> None:
         """Replace the whole state (``state import`` and ``state reset``)."""
         with self._mutex:
             self._repos = {key: value.model_dump_json() for key, value in state.repos.items()}
+            self._seed = _Seed({key.lower(): value.model_dump_json() for key, value in state.unmigrated.items()})
             self._pending.clear()
 
     def _append(self, record: dict[str, Any]) -> None:
@@ -231,8 +346,17 @@ class FileStore:
             if flush:
                 self._journal.flush()
         except OSError as error:
-            raise StateError(f"cannot write journal {self.journal_path}: {error.strerror or error}") from None
+            raise StateError(f"cannot write journal {self.journal_path}: {describe(error)}") from None
 
-    def _write(self) -> None:
+    def _write(self, *, drop_claimed: bool) -> None:
+        """Write the state file in the current format; claimed version-1 entries are dropped when
+        ``drop_claimed`` (at the end of a run, once every job had its chance to claim them)."""
         body = ",".join(f"{json.dumps(key)}:{self._repos[key]}" for key in sorted(self._repos))
-        write_atomically(self.path, f'{{"version":{STATE_VERSION},"repos":{{{body}}}}}\n')
+        left = {
+            key: text for key, text in self._seed.unmigrated.items() if not (drop_claimed and key in self._seed.claimed)
+        }
+        extra = ""
+        if left:
+            extra = ',"unmigrated":{' + ",".join(f"{json.dumps(key)}:{left[key]}" for key in sorted(left)) + "}"
+        ensure_private_directory(self.path.parent)
+        write_atomically(self.path, f'{{"version":{STATE_VERSION},"repos":{{{body}}}{extra}}}\n')

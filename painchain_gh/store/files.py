@@ -1,32 +1,99 @@
-"""Low-level file helpers of the state store: atomic replace and an exclusive lock."""
+"""Low-level file helpers of the state store: private files, atomic replace and an exclusive lock.
+
+The state directory is created ``0700`` and every file in it ``0600`` (dead letters hold the
+full bodies of private repositories' events). The lock, journal, dead-letter and temporary
+files are opened with ``O_NOFOLLOW``: a symbolic link planted in their place is refused. The
+state file itself may be a symbolic link; it is resolved and the target is replaced.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import IO
 
 from painchain_gh.errors import LockHeldError, StateError
 
+PRIVATE_FILE = 0o600
+PRIVATE_DIRECTORY = 0o700
 
-def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text``: temporary file, fsync, ``os.replace``, fsync of the folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+def describe(error: OSError) -> str:
+    """An OS error in words, naming a refused symbolic link as such."""
+    if error.errno == errno.ELOOP:
+        return "it is a symbolic link, which is refused"
+    return error.strerror or str(error)
+
+
+def ensure_private_directory(directory: Path) -> None:
+    """Create ``directory`` (and parents) if missing; the directory itself is created ``0700``."""
+    directory.mkdir(mode=PRIVATE_DIRECTORY, parents=True, exist_ok=True)
+
+
+def open_private(path: Path, flags: int) -> int:
+    """``os.open`` without following a symbolic link, creating the file ``0600`` (an existing file
+    of ours is narrowed to ``0600``). Raises OSError."""
+    descriptor = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, PRIVATE_FILE)
     try:
-        with open(temporary, "w", encoding="utf-8") as handle:
+        if os.fstat(descriptor).st_uid == os.geteuid():
+            os.fchmod(descriptor, PRIVATE_FILE)
+    except OSError:
+        os.close(descriptor)
+        raise
+    return descriptor
+
+
+def read_private_text(path: Path, *, what: str) -> str | None:
+    """The UTF-8 text of a companion file (not through a symbolic link); None when it is missing.
+    Raises :class:`StateError` naming the file when it cannot be read or decoded."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise StateError(f"cannot read {what} {path}: {describe(error)}") from None
+    try:
+        with os.fdopen(descriptor, "rb") as handle:
+            data = handle.read()
+    except OSError as error:
+        raise StateError(f"cannot read {what} {path}: {describe(error)}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise StateError(f"{what} {path} is not UTF-8 text (byte {error.start}); move it away to continue") from None
+
+
+def resolve_link(path: Path) -> Path:
+    """The file a symbolic link at ``path`` points to (``path`` itself when it is not a link)."""
+    return path.resolve() if path.is_symlink() else path
+
+
+def write_atomically(path: Path, text: str, *, what: str = "state file", follow_link: bool = True) -> None:
+    """Replace ``path`` with ``text``: a private temporary file beside it, fsync, ``os.replace``,
+    fsync of the folder. A symbolic link at ``path`` is written through to its target when
+    ``follow_link``, else replaced itself. On any failure (a full disk included) the file is left
+    as it was and a :class:`StateError` names it."""
+    target = resolve_link(path) if follow_link else path
+    temporary: str | None = None
+    try:
+        ensure_private_directory(target.parent)
+        descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temporary, path)
+        os.replace(temporary, target)
     except OSError as error:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise StateError(f"cannot write state file {path}: {error.strerror or error}") from None
-    fsync_directory(path.parent)
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+        raise StateError(f"cannot write {what} {path}: {describe(error)}; it was left as it was") from None
+    fsync_directory(target.parent)
 
 
 def fsync_directory(directory: Path) -> None:
@@ -50,10 +117,11 @@ class FileLock:
     def acquire(self) -> None:
         """Take the lock or raise :class:`LockHeldError` when the wait runs out."""
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release()
+            ensure_private_directory(self.path.parent)
+            descriptor = open_private(self.path, os.O_RDWR | os.O_CREAT)
+            handle = os.fdopen(descriptor, "r+", encoding="utf-8")
         except OSError as error:
-            raise StateError(f"cannot open lock file {self.path}: {error.strerror or error}") from None
+            raise StateError(f"cannot open lock file {self.path}: {describe(error)}") from None
         give_up = time.monotonic() + self.timeout
         while True:
             try:
@@ -66,14 +134,16 @@ class FileLock:
                         f"another sync holds the lock {self.path}; try again later (or raise --lock-timeout)"
                     ) from None
                 time.sleep(0.1)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
+        with contextlib.suppress(OSError):  # the pid is informative only (a full disk must not stop a run)
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
         self._handle = handle
 
     def release(self) -> None:
         """Release the lock (closing the file releases the flock)."""
         if self._handle is not None:
-            self._handle.close()
+            with contextlib.suppress(OSError):
+                self._handle.close()
             self._handle = None

@@ -8,6 +8,7 @@ so a re-send of the same state is harmless and a new state is never mistaken for
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from painchain_gh.timeutil import format_time, parse_time
@@ -21,6 +22,27 @@ from painchain_gh.transform.common import (
     base_data,
     login,
 )
+
+
+@dataclass(frozen=True)
+class RunState:
+    """A run's state as stored in cursors (``{attempt}:{status}[:{conclusion}]``), parsed."""
+
+    attempt: int
+    status: str
+    conclusion: str | None = None
+
+    @property
+    def is_completed(self) -> bool:
+        """Whether the run finished (it will not change again unless re-run)."""
+        return self.status == "completed"
+
+    @classmethod
+    def parse(cls, text: str) -> RunState:
+        """Parse a stored state; never raises (odd text parses as an open run of attempt 0)."""
+        attempt, _, rest = text.partition(":")
+        status, _, conclusion = rest.partition(":")
+        return cls(int(attempt) if attempt.isdigit() else 0, status, conclusion or None)
 
 
 def run_state(run: Mapping[str, Any]) -> str:

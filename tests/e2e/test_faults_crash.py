@@ -94,6 +94,6 @@ def test_second_sync_on_the_same_state_exits_5_and_changes_nothing(connector: Co
     done = finish(first)
     assert done.returncode == 0, done.stderr
     assert sorted(connector.backend.external_ids()) == sorted(expected)  # each exactly once
-    assert state_json(connector)["version"] == 1
+    assert state_json(connector)["version"] == 2
     after = connector.run("sync")
     assert after.returncode == 0 and after.summary()["forwarded"] == 0

@@ -15,13 +15,13 @@ WELL_FORMED_PATH = re.compile(r"^/repos/[A-Za-z0-9-]+/[A-Za-z0-9._-]+/(events|ac
 
 
 SKIP_REASONS = {
-    "no-token": "config.token: missing",
-    "repos-string": "config.repositories: Input should be a valid tuple",
-    "tags-string": "config.tags: Input should be a valid tuple",
-    "config-null": "config: Input should be a valid dictionary",
-    "repos-null": "config.repositories: Input should be a valid tuple",
-    "empty-repos": "config.repositories: Tuple should have at least 1 item",
-    "../../etc": "id: Value error, id must be",
+    "no-token": "token: missing; give a GitHub token, or a GitHub App's appId and privateKey instead",
+    "repos-string": 'repositories must be a list (for example ["acme/api", "acme/web"])',
+    "tags-string": 'tags must be a list (for example ["backend", "team-a"] or "backend, team-a")',
+    "config-null": "config must be an object",
+    "repos-null": "repositories: none given; list them",
+    "empty-repos": "repositories: none given; list them",
+    "../../etc": "id must be 1-200 letters, digits",
 }
 
 
@@ -47,8 +47,8 @@ def test_broken_integrations_are_skipped_with_a_clear_error_and_the_others_go_on
     backend.dedupe = False
     token = "ghp_test_token"
     backend.add_integration(id="no-token", name="Broken no-token", token=None)
-    backend.add_integration(id="repos-string", name="Broken repos-string", repositories="acme/api-gateway")
-    backend.add_integration(id="tags-string", name="Broken tags-string", tags="platform")
+    backend.add_integration(id="repos-string", name="Broken repos-string", repositories=5)
+    backend.add_integration(id="tags-string", name="Broken tags-string", tags=7)
     backend.add_raw_integration(raw_integration("config-null", None))
     backend.add_raw_integration(raw_integration("repos-null", {"token": token, "repositories": None}))
     backend.add_raw_integration(raw_integration("../../etc", {"token": token, "repositories": []}))
@@ -61,7 +61,7 @@ def test_broken_integrations_are_skipped_with_a_clear_error_and_the_others_go_on
         {"owner": "", "repo": ""},
         {"owner": "acme", "repo": "x" * 300},
         {"owner": "acme"},
-        "acme/api-gateway",
+        "acme/api-gateway/x",
         None,
         {"owner": "acme", "repo": "extra", "color": "red"},  # unknown fields are ignored
     ]
@@ -81,7 +81,7 @@ def test_broken_integrations_are_skipped_with_a_clear_error_and_the_others_go_on
     skipped = "\n".join(error_lines(run))
     for bad, reason in SKIP_REASONS.items():
         assert f"integration {bad} (Broken {bad}) skipped: {reason}" in skipped, bad
-    assert skipped.count("integration hostile (Test) skipped: config.repositories.") == len(hostile) - 1
+    assert f"{len(hostile) - 1} of {len(hostile)} repositories skipped: " in skipped
     assert "integration clx1 (Integration clx1) skipped: listed more than once" in skipped
     assert "not-github" not in run.stderr
     # exactly once each: duplicates polled once; acme/extra is the valid entry of "hostile"

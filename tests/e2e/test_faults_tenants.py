@@ -104,13 +104,13 @@ def test_api_url_on_a_host_not_allowed_is_refused_and_never_sent_the_token(conne
 
         assert refused.returncode == 3
         assert error_lines(refused) == [
-            f"ERROR integration ghes (Integration ghes) skipped: apiUrl host 127.0.0.1:{other.port} is not allowed "
-            "(add it with --allow-api-host)"
+            f"ERROR integration ghes (Integration ghes) skipped: apiUrl origin http://127.0.0.1:{other.port} "
+            "is not allowed (add it with --allow-api-host)"
         ]
         assert other.requests == []
         assert connector.backend.external_ids() == good
 
-        allowed = connector.run("sync", "--allow-api-host", f"127.0.0.1:{other.port}")
+        allowed = connector.run("sync", "--allow-api-host", f"http://127.0.0.1:{other.port}")
 
         assert allowed.returncode == 0, allowed.stderr
         assert github_requests_with(other, "ghp_enterprise_token")

@@ -75,7 +75,7 @@ def test_a_trickling_github_cannot_keep_the_run_past_max_runtime(connector: Conn
     expected = two_integrations(connector, ["acme/slow"], api_url=hostile.url)
 
     started = time.monotonic()
-    run = connector.run("sync", "--max-runtime", "5s", "--allow-api-host", "127.0.0.1", "--log-format", "text")
+    run = connector.run("sync", "--max-runtime", "5s", "--allow-api-host", hostile.url, "--log-format", "text")
     elapsed = time.monotonic() - started
 
     assert run.returncode == 3, run.stderr
@@ -86,7 +86,7 @@ def test_a_trickling_github_cannot_keep_the_run_past_max_runtime(connector: Conn
     assert_clean(run)
 
     hostile.routes["/events$"] = answer("404 Not Found", b'{"message":"Not Found"}')
-    again = connector.run("sync", "--allow-api-host", "127.0.0.1")  # the lock was released
+    again = connector.run("sync", "--allow-api-host", hostile.url)  # the lock was released
     assert again.returncode == 3, again.stderr
     assert again.summary()["failed"] == 1
     assert_clean(again)
@@ -112,7 +112,7 @@ def test_a_60_mb_body_fails_only_that_repository_without_being_held_in_memory(
     hostile.routes["/events$"] = flood(60 * MB)
     expected = two_integrations(connector, ["acme/huge"], api_url=hostile.url)
 
-    run, peak_mb = _peak_rss_mb(connector, "sync", "--allow-api-host", "127.0.0.1", "--log-format", "json")
+    run, peak_mb = _peak_rss_mb(connector, "sync", "--allow-api-host", hostile.url, "--log-format", "json")
 
     assert run.returncode == 3, run.stderr
     assert sorted(connector.backend.external_ids()) == sorted(expected)
@@ -130,7 +130,7 @@ def test_a_deeply_nested_json_body_fails_only_that_repository(connector: Connect
     hostile.routes["/events$"] = answer("200 OK", b"[" * 200_000)
     expected = two_integrations(connector, ["acme/deep"], api_url=hostile.url)
 
-    run = connector.run("sync", "--allow-api-host", "127.0.0.1", "--log-format", "text")
+    run = connector.run("sync", "--allow-api-host", hostile.url, "--log-format", "text")
 
     assert run.returncode == 3, run.stderr
     assert sorted(connector.backend.external_ids()) == sorted(expected)
@@ -150,7 +150,7 @@ def test_next_links_to_another_scheme_or_port_are_not_followed(connector: Connec
         hostile.routes["/acme/port/events$"] = answer("200 OK", page, {"Link": to_port})
         expected = two_integrations(connector, ["acme/scheme", "acme/port"], api_url=hostile.url)
 
-        run = connector.run("sync", "--allow-api-host", "127.0.0.1", "--log-format", "text")
+        run = connector.run("sync", "--allow-api-host", hostile.url, "--log-format", "text")
 
         assert run.returncode == 3, run.stderr
         assert sorted(connector.backend.external_ids()) == sorted(expected)

@@ -245,4 +245,4 @@ def test_state_show_and_export_read_the_cursors(connector: Connector) -> None:
     assert "tenant-a/clx1/acme/api-gateway: last polled" in shown.stdout
     exported = json.loads(connector.run("state", "export").stdout)
     assert set(exported["repos"]["tenant-a/clx1/acme/api-gateway"]["events"]["seen"]) >= set()
-    assert exported["version"] == 1
+    assert exported["version"] == 2

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
 from ._server import FakeServer, RecordedRequest, Response, json_response
+from .github_app import FakeApps
 
 JSON = dict[str, Any]
 
@@ -144,6 +145,7 @@ class FakeGitHub(FakeServer):
         # ("orgs"|"users", owner lower) -> package name -> package; versions newest first
         self.packages: dict[tuple[str, str], dict[str, JSON]] = {}
         self.package_versions: dict[tuple[str, str, str], list[JSON]] = {}
+        self.apps = FakeApps(self)  # GitHub App endpoints (JWT, installations, repository lists)
 
     @property
     def ghes_url(self) -> str:
@@ -422,6 +424,10 @@ class FakeGitHub(FakeServer):
                 "X-GitHub-Request-Id": f"FAKE:{self._request_ids:08X}",
                 "X-GitHub-Api-Version-Selected": "2022-11-28",
             }
+            answer = self.apps.handle(req, req.path.removeprefix("/api/v3"))
+            if answer is not None:
+                answer.headers.update(base)
+                return answer
             spec = self._authenticate(req)
             if isinstance(spec, Response):
                 spec.headers.update(base)
@@ -474,6 +480,9 @@ class FakeGitHub(FakeServer):
             return json_response(200, {"login": spec.login, "id": 1, "type": "User"}, {"X-OAuth-Scopes": spec.scopes})
         if packages := self._route_packages(req, path):
             return packages
+        listed = self.apps.list_repos(req, path, spec)
+        if listed is not None:
+            return listed
         route = _match_route(path)
         if route is None:
             return _message(404, "Not Found")

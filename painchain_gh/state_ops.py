@@ -1,4 +1,8 @@
-"""State operations behind ``painchain-gh state``: load, reset, import, for either store."""
+"""State operations behind ``painchain-gh state``: load, reset, import, for either store.
+
+Each operation takes the backend client it may need (only ``--state backend`` uses it), so
+that this module depends on the stores, never on the wiring above it.
+"""
 
 from __future__ import annotations
 
@@ -8,28 +12,32 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from painchain_gh.backend import BackendClient
 from painchain_gh.errors import StateError, UsageError
-from painchain_gh.runner import Runner, Settings
+from painchain_gh.settings import Settings
+from painchain_gh.store.backend_store import import_backend_state, load_backend_state, reset_backend_state
 from painchain_gh.store.file_store import FileStore, companion, read_state_file
 from painchain_gh.store.files import FileLock, write_atomically
 from painchain_gh.store.model import StateFile
 
 
-def load_state(settings: Settings) -> StateFile:
+def _backend_of(backend: BackendClient | None) -> BackendClient:
+    if backend is None:
+        raise UsageError("--state backend needs the backend (BACKEND_API_URL)")
+    return backend
+
+
+def load_state(settings: Settings, backend: BackendClient | None) -> StateFile:
     """The stored cursors, without locking or changing anything."""
     if settings.state_kind == "backend":
-        from painchain_gh.store.backend_store import load_backend_state  # noqa: PLC0415
-
-        return load_backend_state(Runner(settings).backend)
+        return load_backend_state(_backend_of(backend))
     return FileStore(settings.state_file).load_readonly().snapshot()
 
 
-def reset_state(settings: Settings, *, repo: str | None) -> str:
+def reset_state(settings: Settings, backend: BackendClient | None, *, repo: str | None) -> str:
     """Forget all cursors (or one repository's); returns what was done, in words."""
     if settings.state_kind == "backend":
-        from painchain_gh.store.backend_store import reset_backend_state  # noqa: PLC0415
-
-        return reset_backend_state(Runner(settings).backend, repo=repo)
+        return reset_backend_state(_backend_of(backend), repo=repo)
     path = settings.state_file
     if repo is None:
         lock = FileLock(companion(path, ".lock"), timeout=settings.lock_timeout)
@@ -47,6 +55,8 @@ def reset_state(settings: Settings, *, repo: str | None) -> str:
         keys = [key for key in snapshot.repos if key.endswith("/" + repo.lower())]
         for key in keys:
             del snapshot.repos[key]
+        for key in [key for key in snapshot.unmigrated if key.endswith("/" + repo.lower())]:
+            del snapshot.unmigrated[key]  # a version-1 entry would otherwise seed the repository again
         store.replace(snapshot)
     finally:
         store.close()
@@ -69,16 +79,14 @@ def _move_aside_if_unreadable(path: Path) -> Path | None:
     return None
 
 
-def import_state(settings: Settings, text: str) -> int:
+def import_state(settings: Settings, backend: BackendClient | None, text: str) -> int:
     """Replace the store's cursors with an exported state; returns the number of repositories."""
     try:
         imported = StateFile.model_validate(json.loads(text))
     except (ValueError, ValidationError) as error:
         raise UsageError(f"not a painchain-gh state export: {str(error).splitlines()[0]}") from None
     if settings.state_kind == "backend":
-        from painchain_gh.store.backend_store import import_backend_state  # noqa: PLC0415
-
-        import_backend_state(Runner(settings).backend, imported)
+        import_backend_state(_backend_of(backend), imported)
         return len(imported.repos)
     store = FileStore(settings.state_file, lock_timeout=settings.lock_timeout).open()
     try:

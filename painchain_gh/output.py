@@ -1,4 +1,4 @@
-"""What a run tells people and machines: log setup (text or JSON lines) and the summary lines.
+"""What a run tells people and machines: log setup (text or JSON lines), result and summary lines.
 
 Logs go to stderr; stdout is reserved for ``--dry-run`` events. Every record passes through
 a redacting filter that replaces any known secret, as a last line of defence.
@@ -14,10 +14,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from painchain_gh import secrets
-from painchain_gh.poll import RepoResult
-from painchain_gh.sync import SyncReport
+from painchain_gh.cursor import RepoState
+from painchain_gh.results import QUIET, UNFINISHED, RepoResult, RepoStatus, SyncReport
 from painchain_gh.text import EscapeForText
 from painchain_gh.timeutil import format_time
+from painchain_gh.transform.runs import RunState
 
 log = logging.getLogger("painchain_gh")
 
@@ -72,7 +73,7 @@ def log_result(result: RepoResult) -> None:
         "integration": job.integration.id,
         "tenant": job.integration.tenant_id,
         "repository": job.repository.full_name,
-        "status": result.status,
+        "status": str(result.status),
         "new": result.new,
         "forwarded": result.forwarded,
         "ignored": result.ignored,
@@ -81,9 +82,9 @@ def log_result(result: RepoResult) -> None:
     }
     if result.error:
         fields["error"] = result.error
-    if result.status in {"not_due", "not_modified"} and not result.warning:
+    if result.status in QUIET and not result.warning:
         # Quiet repositories are most of a large installation: their lines only with --verbose.
-        reason = "not due yet (polling interval)" if result.status == "not_due" else "not modified (304)"
+        reason = "not due yet (polling interval)" if result.status is RepoStatus.NOT_DUE else "not modified (304)"
         log.debug("%s: %s", job.label, reason, extra={"fields": fields})
         return
     text = (
@@ -95,7 +96,7 @@ def log_result(result: RepoResult) -> None:
     if result.warning:
         fields["warning"] = result.warning
         text += f" (warning: {result.warning})"
-    troubled = result.status in {"failed", "deferred"} or result.dead_lettered or result.warning
+    troubled = result.status in UNFINISHED or result.dead_lettered or result.warning
     level = logging.WARNING if troubled else logging.INFO
     log.log(level, text, extra={"fields": fields})
     if result.gap:
@@ -115,11 +116,7 @@ def summary_fields(report: SyncReport) -> dict[str, Any]:
     return {
         "event": "summary",
         "repositories": len(report.results),
-        "synced": report.count("synced"),
-        "not_modified": report.count("not_modified"),
-        "not_due": report.count("not_due"),
-        "failed": report.count("failed"),
-        "deferred": report.count("deferred"),
+        **{status.value: report.count(status) for status in RepoStatus},
         "invalid_integrations": len(report.invalid),
         "forwarded": report.forwarded,
         "dead_lettered": report.dead_lettered,
@@ -203,3 +200,15 @@ def print_summary_table(report: SyncReport) -> None:
     ]
     width = max(len(name) for name, _ in rows)
     sys.stderr.write("".join(f"  {name:<{width}}  {value}\n" for name, value in rows))
+
+
+def describe_cursor(state: RepoState) -> str:
+    """One repository's cursors in words, for ``state show``."""
+    polled = format_time(state.last_polled_at) if state.last_polled_at else "never"
+    open_runs = sum(1 for _, run_state in state.runs.runs.values() if not RunState.parse(run_state).is_completed)
+    floor = format_time(state.events.floor) if state.events.floor else "-"
+    return (
+        f"last polled {polled}; {len(state.events.seen)} events seen (floor {floor}); "
+        f"{len(state.runs.runs)} runs tracked ({open_runs} open); "
+        f"ETags: events {'yes' if state.events.etag else 'no'}, runs {'yes' if state.runs.etag else 'no'}"
+    )

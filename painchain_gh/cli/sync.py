@@ -1,0 +1,140 @@
+"""``painchain-gh sync``: poll every repository once, then the summary, the metrics and the exit code."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from painchain_gh.cli.shared import (
+    DEFAULT_INITIAL_LOOKBACK,
+    DEFAULT_LOCK_TIMEOUT,
+    DEFAULT_LOG_FORMAT,
+    DEFAULT_MAX_RUNTIME,
+    DEFAULT_STATE_KIND,
+    AllowApiHostOption,
+    LogFormat,
+    RepoOption,
+    ShardOption,
+    StateFileOption,
+    StateKindOption,
+    Verbose,
+    build_settings,
+    known_errors,
+    log,
+    setup_logging,
+)
+from painchain_gh.errors import PainChainError
+from painchain_gh.settings import Settings
+
+if TYPE_CHECKING:
+    from painchain_gh.jobs import Shard
+    from painchain_gh.results import SyncReport
+
+
+def sync(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Fetch and transform; print events as JSON lines; change nothing.")
+    ] = Settings.dry_run,
+    repo: RepoOption = None,
+    state: StateKindOption = DEFAULT_STATE_KIND,
+    state_file: StateFileOption = None,
+    initial_lookback: Annotated[
+        str,
+        typer.Option(envvar="PAINCHAIN_GH_INITIAL_LOOKBACK", help="First sync of a repository: how far back."),
+    ] = DEFAULT_INITIAL_LOOKBACK,
+    max_runtime: Annotated[
+        str, typer.Option(envvar="PAINCHAIN_GH_MAX_RUNTIME", help="Deadline of the run; the rest waits.")
+    ] = DEFAULT_MAX_RUNTIME,
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=64, envvar="PAINCHAIN_GH_CONCURRENCY", help="Repositories polled at once.")
+    ] = Settings.concurrency,
+    per_token_concurrency: Annotated[
+        int, typer.Option(min=1, max=20, help="Concurrent GitHub requests per token.")
+    ] = Settings.per_token_concurrency,
+    rate_limit_reserve: Annotated[
+        int,
+        typer.Option(
+            min=0, envvar="PAINCHAIN_GH_RATE_LIMIT_RESERVE", help="Stop using a token when fewer calls are left."
+        ),
+    ] = Settings.rate_limit_reserve,
+    force: Annotated[
+        bool, typer.Option("--force", help="Poll every repository, even if not due yet.")
+    ] = Settings.force,
+    shard: ShardOption = None,
+    allow_api_host: AllowApiHostOption = None,
+    lock_timeout: Annotated[str, typer.Option(help="Wait this long for another sync's lock.")] = DEFAULT_LOCK_TIMEOUT,
+    metrics_file: Annotated[
+        Path | None,
+        typer.Option(envvar="PAINCHAIN_GH_METRICS_FILE", help="Write the run's metrics here (node-exporter textfile)."),
+    ] = None,
+    pushgateway: Annotated[
+        str | None, typer.Option(envvar="PAINCHAIN_GH_PUSHGATEWAY", help="Push the run's metrics to this Pushgateway.")
+    ] = None,
+    log_format: LogFormat = DEFAULT_LOG_FORMAT,
+    verbose: Verbose = False,
+) -> None:
+    """Poll every configured repository once, forward new events, record cursors, exit."""
+    with known_errors():
+        interactive = setup_logging(log_format, verbose)
+        settings = build_settings(
+            repo=repo,
+            dry_run=dry_run,
+            state=state,
+            state_file=state_file,
+            initial_lookback=initial_lookback,
+            max_runtime=max_runtime,
+            concurrency=concurrency,
+            per_token_concurrency=per_token_concurrency,
+            rate_limit_reserve=rate_limit_reserve,
+            force=force,
+            shard=shard,
+            allow_api_host=allow_api_host,
+            lock_timeout=lock_timeout,
+        )
+        report = run(settings, interactive=interactive)
+        export_metrics(report, metrics_file=metrics_file, pushgateway=pushgateway, shard=settings.shard)
+        from painchain_gh.output import log_summary, print_summary_table  # noqa: PLC0415
+
+        log_summary(report)
+        if interactive:
+            print_summary_table(report)
+    raise typer.Exit(int(report.exit_code()))
+
+
+def run(settings: Settings, *, interactive: bool) -> SyncReport:
+    """The sync itself; a known failure before or around it becomes a report with that failure."""
+    from painchain_gh.output import Progress, log_result  # noqa: PLC0415
+    from painchain_gh.results import SyncReport  # noqa: PLC0415
+    from painchain_gh.runner import Runner  # noqa: PLC0415
+
+    progress = Progress(enabled=interactive)
+    try:
+        runner = Runner(settings)
+        signal.signal(signal.SIGTERM, lambda *_: runner.deadline.expire())  # stop cleanly, state saved
+        return runner.sync(on_result=progress.wrap(log_result), on_jobs=progress.start)
+    except PainChainError as error:
+        log.error("%s", error, extra={"fields": {"event": "error", "exit_code": int(error.exit_code)}})
+        return SyncReport(fatal=str(error), fatal_code=error.exit_code)
+    finally:
+        progress.finish()
+
+
+def export_metrics(
+    report: SyncReport, *, metrics_file: Path | None, pushgateway: str | None, shard: Shard | None
+) -> None:
+    """Write or push the run's metrics; a failure here is a warning, never the run's outcome."""
+    if metrics_file is None and pushgateway is None:
+        return
+    from painchain_gh.metrics import push_metrics, write_metrics_file  # noqa: PLC0415
+
+    try:
+        if metrics_file is not None:
+            write_metrics_file(metrics_file, report)
+        if pushgateway is not None:
+            grouping = {"shard": f"{shard.index}-of-{shard.count}"} if shard is not None else {}
+            push_metrics(pushgateway, report, grouping=grouping)
+    except (OSError, ValueError) as error:
+        log.warning("metrics not exported: %s", error)

@@ -1,0 +1,58 @@
+"""What one command run is configured with; every default lives here, once.
+
+Light on purpose (no third-party import at run time): the CLI reads these defaults to build
+its options, and ``painchain-gh --version`` must stay fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
+
+    from painchain_gh.jobs import Shard
+
+StateKind = Literal["file", "backend"]
+STATE_KINDS: tuple[StateKind, ...] = ("file", "backend")
+
+
+def default_state_file() -> Path:
+    """The state file in the user's state directory, e.g. ``~/.local/state/painchain-gh/state.json``."""
+    from platformdirs import user_state_path  # noqa: PLC0415 - only when no --state-file is given
+
+    return user_state_path("painchain-gh") / "state.json"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything a command needs, already validated by the CLI."""
+
+    backend_url: str = "http://localhost:8000/api"
+    backend_token: SecretStr | None = None
+    github_api_url: str = "https://api.github.com"
+    github_token: SecretStr | None = None
+    repos: tuple[str, ...] = ()
+    dry_run: bool = False
+    state_kind: StateKind = "file"
+    state_file: Path = field(default_factory=default_state_file)
+    initial_lookback: float = 86400.0
+    max_runtime: float = 50.0
+    concurrency: int = 32
+    per_token_concurrency: int = 16
+    rate_limit_reserve: int = 100
+    polling_interval: int | None = None
+    force: bool = False
+    allowed_hosts: frozenset[str] = frozenset({"api.github.com"})
+    shard: Shard | None = None
+    lock_timeout: float = 0.0
+    retry_base_delay: float = 0.5
+
+    @property
+    def dead_letter_file(self) -> Path:
+        """Rejected events live beside the state file."""
+        from painchain_gh.store.file_store import companion  # noqa: PLC0415 - keep this module light
+
+        return companion(self.state_file, ".deadletter.jsonl")

@@ -1,0 +1,107 @@
+"""Checks on cursors read from a state file, a journal or the backend (pure).
+
+Every cursor is untrusted input: besides the model's types, timestamps must be whole seconds
+between 1970 and 9999, identifiers and run states short strings, and an ETag (sent back to
+GitHub as a header) printable ASCII of at most :data:`ETAG_MAX` characters. A bad ETag is only
+an optimisation lost, so it is dropped; anything else makes the cursor unreadable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from painchain_gh.cursor import RepoState
+from painchain_gh.timeutil import is_sane_epoch
+
+ETAG_MAX = 200
+ID_MAX = 100
+RUN_STATE_MAX = 200
+POLL_INTERVAL_MAX = 7 * 86400
+
+
+class CursorError(ValueError):
+    """A cursor that cannot be trusted; the message says where (e.g. ``events.seen.12``)."""
+
+
+def is_header_safe(value: str | None) -> bool:
+    """Whether a stored ETag may be sent back as a header: printable ASCII, bounded."""
+    return value is not None and 0 < len(value) <= ETAG_MAX and all(" " <= char <= "~" for char in value)
+
+
+def checked_identifier(value: object, *, where: str) -> str:
+    """An event or run id from a journal or cursor: a short string or a non-negative integer."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise CursorError(f"{where}: not an identifier")
+    text = str(value)
+    if not 0 < len(text) <= ID_MAX:
+        raise CursorError(f"{where}: identifier too long or empty")
+    return text
+
+
+def checked_epoch(value: object, *, where: str) -> int:
+    """A timestamp in whole seconds between 1970 and 9999."""
+    if not is_sane_epoch(value):
+        raise CursorError(f"{where}: not a timestamp between 1970 and 9999")
+    assert isinstance(value, int)
+    return value
+
+
+def checked_run_state(value: object, *, where: str) -> str:
+    """A run state such as ``1:completed:success``."""
+    if not isinstance(value, str) or not 0 < len(value) <= RUN_STATE_MAX:
+        raise CursorError(f"{where}: not a run state")
+    return value
+
+
+def _checked_optional_epoch(value: int | None, *, where: str) -> None:
+    if value is not None:
+        checked_epoch(value, where=where)
+
+
+def _streams(state: RepoState) -> list[tuple[str, BaseModel]]:
+    """Every stream cursor of a repository by name (events, runs, deployments, and any added later)."""
+    streams = [(name, getattr(state, name)) for name in type(state).model_fields]
+    return [(name, value) for name, value in streams if isinstance(value, BaseModel)]
+
+
+def check_repo_state(state: RepoState) -> RepoState:
+    """``state`` with unsafe ETags dropped; raises :class:`CursorError` when anything else is out of range."""
+    _checked_optional_epoch(state.last_polled_at, where="last_polled_at")
+    if state.poll_interval is not None and not 0 <= state.poll_interval <= POLL_INTERVAL_MAX:
+        raise CursorError("poll_interval: out of range")
+    for event_id, created in state.events.seen.items():
+        checked_identifier(event_id, where="events.seen")
+        checked_epoch(created, where=f"events.seen.{event_id}")
+    for run_id, (created, run_state) in state.runs.runs.items():
+        checked_identifier(run_id, where="runs.runs")
+        checked_epoch(created, where=f"runs.runs.{run_id}")
+        checked_run_state(run_state, where=f"runs.runs.{run_id}")
+    for deployment_id, (created, updated) in state.deployments.deployments.items():
+        checked_identifier(deployment_id, where="deployments.deployments")
+        checked_epoch(created, where=f"deployments.deployments.{deployment_id}")
+        checked_run_state(updated, where=f"deployments.deployments.{deployment_id}")
+    for status_id, created in state.deployments.statuses.items():
+        checked_identifier(status_id, where="deployments.statuses")
+        checked_epoch(created, where=f"deployments.statuses.{status_id}")
+    for name, stream in _streams(state):
+        floor = getattr(stream, "floor", None)
+        _checked_optional_epoch(floor, where=f"{name}.floor")
+        etag, owner = getattr(stream, "etag", None), getattr(stream, "etag_owner", None)
+        if any(value is not None and not is_header_safe(value) for value in (etag, owner)):
+            stream.etag = stream.etag_owner = None  # type: ignore[attr-defined]
+    return state
+
+
+def parse_repo_state(value: Any) -> RepoState:
+    """Validate one repository's cursor from untrusted JSON; raises :class:`CursorError`."""
+    try:
+        state = RepoState.model_validate(value)
+    except ValidationError as error:
+        first = error.errors(include_input=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "cursor"
+        raise CursorError(f"{where}: {first['msg']}") from None
+    except RecursionError:
+        raise CursorError("cursor: nested too deeply") from None
+    return check_repo_state(state)

@@ -1,0 +1,282 @@
+"""The command line in-process (typer's CliRunner), against requests-mock and a temporary state file."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import requests_mock
+from typer.testing import CliRunner, Result
+
+from painchain_gh.cli import app
+from painchain_gh.cli.shared import DEFAULT_INITIAL_LOOKBACK, DEFAULT_MAX_RUNTIME, build_settings
+from painchain_gh.errors import ExitCode
+from painchain_gh.runner import Runner
+from painchain_gh.settings import Settings
+from painchain_gh.store.deadletter import DeadLetter, DeadLetterFile
+from painchain_gh.timeutil import format_duration, parse_duration
+from tests.doubles import API, BACKEND, BackendDouble, integration_row, mock_repo, with_id, workflow_run
+from tests.fakes.github import issues_event, release_event
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """Point the CLI at requests-mock and a temporary state file; restore logging and SIGTERM after."""
+    for name in ("GITHUB_TOKEN", "BACKEND_API_TOKEN", "POLLING_INTERVAL", "JOB_COMPLETION_INDEX", "PAINCHAIN_GH_SHARD"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("BACKEND_API_URL", BACKEND)
+    monkeypatch.setenv("GITHUB_API_URL", API)
+    monkeypatch.setenv("PAINCHAIN_GH_RETRY_BASE_DELAY", "0")
+    state_file = tmp_path / "state.json"
+    monkeypatch.setenv("PAINCHAIN_GH_STATE_FILE", str(state_file))
+    log = logging.getLogger("painchain_gh")
+    handlers, level, propagate = list(log.handlers), log.level, log.propagate
+    sigterm = signal.getsignal(signal.SIGTERM)
+    yield state_file
+    log.handlers[:], log.level, log.propagate = handlers, level, propagate
+    signal.signal(signal.SIGTERM, sigterm)
+
+
+def invoke(*args: str, stdin: str | None = None) -> Result:
+    return runner.invoke(app, list(args), input=stdin)
+
+
+def records(result: Result) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+
+
+def summary(result: Result) -> dict[str, Any]:
+    return next(record for record in records(result) if record.get("event") == "summary")
+
+
+def seeded(mocker: requests_mock.Mocker) -> BackendDouble:
+    backend = BackendDouble(mocker, [integration_row("acme/api", "acme/web")])
+    mock_repo(mocker, "acme/api", events=[with_id(issues_event(title="Login fails"), 11, 120)])
+    mock_repo(mocker, "acme/web", events=[with_id(release_event("v3"), 12, 60)], runs=[workflow_run(5, 90)])
+    return backend
+
+
+def test_version_is_printed_without_a_command() -> None:
+    result = invoke("--version")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("painchain-gh 0.")
+
+
+def test_sync_forwards_records_cursors_writes_metrics_and_is_quiet_the_second_time(
+    requests_mock: requests_mock.Mocker, environment: Path, tmp_path: Path
+) -> None:
+    backend = seeded(requests_mock)
+    metrics = tmp_path / "metrics" / "painchain_gh.prom"
+
+    first = invoke("sync", "--log-format", "json", "--metrics-file", str(metrics))
+
+    assert first.exit_code == 0, first.stderr
+    assert sorted(body["title"] for _, body in backend.events) == [
+        "Issue opened: Login fails",
+        "Release published: v3",
+        "[Workflow] CI: success",
+    ]
+    assert {tenant for tenant, _ in backend.events} == {"tenant-a"}
+    assert summary(first)["synced"] == 2
+    assert "lastSync" in backend.integrations["clx1"]
+    assert "painchain_gh_last_run_events_forwarded 3.0" in metrics.read_text()
+    assert list(json.loads(environment.read_text())["repos"]["tenant-a/clx1/acme/api"]["events"]["seen"]) == ["11"]
+
+    second = invoke("sync", "--log-format", "json", "--force")
+    assert second.exit_code == 0
+    assert len(backend.events) == 3
+    assert summary(second)["forwarded"] == 0
+
+
+def test_dry_run_prints_events_and_changes_nothing(requests_mock: requests_mock.Mocker, environment: Path) -> None:
+    mock_repo(requests_mock, "acme/api", events=[with_id(issues_event(title="Login fails"), 21, 60)])
+    result = invoke("sync", "--dry-run", "--repo", "acme/api", "--log-format", "json")
+    assert result.exit_code == 0, result.stderr
+    printed = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [event["title"] for event in printed] == ["Issue opened: Login fails"]
+    assert printed[0]["tenantId"] is None
+    assert not environment.exists()
+    assert all(request.method == "GET" for request in requests_mock.request_history)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["sync", "--max-runtime", "soon"], "--max-runtime"),
+        (["sync", "--state", "cloud"], "--state must be file or backend"),
+        (["sync", "--log-format", "xml"], "--log-format"),
+        (["sync", "--dry-run", "--repo", "not-a-repo"], "OWNER/NAME"),
+        (["sync", "--shard", "5/2"], "--shard"),
+        (["state", "reset"], "--yes"),
+        (["state", "import", "/nonexistent/export.json"], "cannot read"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(args: list[str], message: str) -> None:
+    result = invoke(*args)
+    assert result.exit_code == ExitCode.CONFIG
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bad_polling_interval_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POLLING_INTERVAL", "soon")
+    assert invoke("sync").exit_code == ExitCode.CONFIG
+
+
+def test_ctrl_c_exits_130_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(self: Runner, *args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Runner, "sync", interrupted)
+    result = invoke("sync", "--log-format", "text")
+    assert result.exit_code == int(ExitCode.INTERRUPTED) == 130
+    assert result.stderr.strip().splitlines() == ["ERROR interrupted"]
+
+
+def test_an_unreachable_backend_exits_4(requests_mock: requests_mock.Mocker) -> None:
+    requests_mock.get(f"{BACKEND}/integrations", exc=requests.ConnectionError)
+    result = invoke("sync", "--log-format", "json")
+    assert result.exit_code == ExitCode.UPSTREAM
+    assert summary(result)["exit_code"] == 4
+    assert sum(record["level"] == "error" for record in records(result)) == 1
+
+
+def test_state_show_export_import_and_reset_with_the_file_store(
+    requests_mock: requests_mock.Mocker, environment: Path, tmp_path: Path
+) -> None:
+    seeded(requests_mock)
+    assert invoke("sync", "--log-format", "json").exit_code == 0
+
+    shown = invoke("state", "show")
+    assert shown.exit_code == 0
+    assert "tenant-a/clx1/acme/web: last polled" in shown.stdout
+    assert "1 runs tracked (0 open)" in shown.stdout
+    only = invoke("state", "show", "--repo", "acme/api", "--json")
+    assert list(json.loads(only.stdout)) == ["tenant-a/clx1/acme/api"]
+
+    exported = invoke("state", "export")
+    assert json.loads(exported.stdout)["version"] == 2
+    export_file = tmp_path / "export.json"
+    export_file.write_text(exported.stdout)
+
+    assert invoke("state", "reset", "--yes", "--repo", "acme/api", "--log-format", "json").exit_code == 0
+    assert list(json.loads(invoke("state", "export").stdout)["repos"]) == ["tenant-a/clx1/acme/web"]
+    assert invoke("state", "reset", "--yes", "--log-format", "json").exit_code == 0
+    assert invoke("state", "show").stdout.strip() == "no cursors stored"
+
+    imported = invoke("state", "import", str(export_file), "--log-format", "json")
+    assert imported.exit_code == 0
+    assert "imported the cursors of 2 repositories" in imported.stderr
+    assert invoke("state", "import", "-", "--log-format", "json", stdin="{not json").exit_code == ExitCode.CONFIG
+
+
+def test_state_reset_moves_an_unreadable_file_aside(environment: Path) -> None:
+    environment.write_text("{ truncated")
+    result = invoke("state", "reset", "--yes", "--log-format", "json")
+    assert result.exit_code == 0
+    assert list(environment.parent.glob("state.json.corrupt-*"))
+    assert json.loads(environment.read_text())["repos"] == {}
+
+
+def test_a_corrupt_state_file_exits_6(environment: Path) -> None:
+    environment.write_text("{ truncated")
+    assert invoke("state", "show").exit_code == ExitCode.STATE
+
+
+def test_state_in_the_backend_round_trips(requests_mock: requests_mock.Mocker, monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = seeded(requests_mock)
+    monkeypatch.setenv("PAINCHAIN_GH_STATE", "backend")
+    assert invoke("sync", "--log-format", "json").exit_code == 0
+    assert set(backend.integrations["clx1"]["config"]["cursor"]["repos"]) == {"acme/api", "acme/web"}
+
+    exported = invoke("state", "export")
+    assert set(json.loads(exported.stdout)["repos"]) == {"tenant-a/clx1/acme/api", "tenant-a/clx1/acme/web"}
+    assert "tenant-a/clx1/acme/api" in invoke("state", "show").stdout
+
+    assert invoke("state", "reset", "--yes", "--repo", "acme/api", "--log-format", "json").exit_code == 0
+    assert set(backend.integrations["clx1"]["config"]["cursor"]["repos"]) == {"acme/web"}
+    imported = invoke("state", "import", "-", "--log-format", "json", stdin=exported.stdout)
+    assert imported.exit_code == 0
+    assert set(backend.integrations["clx1"]["config"]["cursor"]["repos"]) == {"acme/api", "acme/web"}
+    assert invoke("state", "reset", "--yes", "--log-format", "json").exit_code == 0
+    assert "cursor" not in backend.integrations["clx1"]["config"]
+
+
+def test_rejected_events_are_dead_lettered_listed_and_retried(
+    requests_mock: requests_mock.Mocker, environment: Path
+) -> None:
+    backend = seeded(requests_mock)
+    backend.reject_titles = {"Release published: v3"}
+
+    first = invoke("sync", "--log-format", "json")
+    assert first.exit_code == ExitCode.PARTIAL
+    assert summary(first)["dead_lettered"] == 1
+
+    listed = invoke("deadletter", "list")
+    assert [json.loads(line)["body"]["title"] for line in listed.stdout.splitlines()] == ["Release published: v3"]
+
+    still = invoke("deadletter", "retry", "--log-format", "json")
+    assert still.exit_code == ExitCode.PARTIAL
+    backend.reject_titles = set()
+    retried = invoke("deadletter", "retry", "--log-format", "json")
+    assert retried.exit_code == 0
+    assert backend.events[-1][1]["title"] == "Release published: v3"
+    assert DeadLetterFile(environment.with_name("state.json.deadletter.jsonl")).read() == []
+
+
+def test_a_corrupt_dead_letter_file_exits_6(environment: Path) -> None:
+    letters = DeadLetterFile(environment.with_name("state.json.deadletter.jsonl"))
+    letters.append(DeadLetter(tenant_id=None, status=400, reason="x", at="2026-01-01T00:00:00Z", body={}))
+    letters.path.write_text(letters.path.read_text() + "{broken\n")
+    assert invoke("deadletter", "list").exit_code == ExitCode.STATE
+
+
+def test_register_posts_the_connector_type(
+    requests_mock: requests_mock.Mocker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = BackendDouble(requests_mock, [])
+    monkeypatch.setenv("BACKEND_API_TOKEN", "backend-secret-for-tests")
+    result = invoke("register", "--log-format", "json")
+    assert result.exit_code == 0
+    assert [payload["id"] for payload in backend.registered] == ["github"]
+    assert "backend-secret-for-tests" not in result.stderr
+
+
+def test_check_reports_each_token_and_repository(requests_mock: requests_mock.Mocker) -> None:
+    BackendDouble(requests_mock, [integration_row("acme/api", "acme/gone")])
+    requests_mock.get(f"{API}/user", json={"login": "octocat"}, headers={"X-OAuth-Scopes": "repo, workflow"})
+    requests_mock.get(f"{API}/repos/acme/api", json={"full_name": "acme/api"})
+    requests_mock.get(f"{API}/repos/acme/gone", status_code=404, json={"message": "Not Found"})
+    result = invoke("check")
+    assert result.exit_code == ExitCode.PARTIAL
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("ok") and "valid for octocat; scopes: repo, workflow" in line for line in lines)
+    assert any(line.startswith("FAIL") and "acme/gone" in line for line in lines)
+    assert "4 ok, 1 to fix" in result.stdout
+
+
+def test_check_with_an_unreachable_backend_exits_4(requests_mock: requests_mock.Mocker) -> None:
+    requests_mock.get(f"{BACKEND}/integrations", exc=requests.ConnectionError)
+    result = invoke("check")
+    assert result.exit_code == ExitCode.UPSTREAM
+    assert "FAIL  backend" in result.stdout
+
+
+def test_defaults_come_from_settings_once(monkeypatch: pytest.MonkeyPatch, environment: Path) -> None:
+    for name in ("BACKEND_API_URL", "GITHUB_API_URL", "PAINCHAIN_GH_RETRY_BASE_DELAY"):
+        monkeypatch.delenv(name)
+    built = build_settings(state_file=environment)
+    assert built == Settings(state_file=environment)
+    assert (DEFAULT_INITIAL_LOOKBACK, DEFAULT_MAX_RUNTIME) == ("24h", "50s")
+    assert all(parse_duration(format_duration(seconds)) == seconds for seconds in (0, 0.5, 45, 90, 3600, 86400))
+    sharded = build_settings(state_file=environment, shard="1/3", concurrency=4)
+    assert sharded.state_file.name == "state.shard-1-of-3.json"
+    assert sharded.concurrency == 4

@@ -1,0 +1,220 @@
+"""Repository discovery against the fake GitHub (real HTTP on 127.0.0.1), and its pure helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from pydantic import SecretStr
+
+from painchain_gh.discovery import (
+    Discoverer,
+    DiscoveryCache,
+    cache_key,
+    diff_repositories,
+    note_gone,
+    prune_gone,
+    with_repositories,
+)
+from painchain_gh.errors import GitHubAuthError
+from painchain_gh.jobs import build_jobs
+from painchain_gh.models import Integration, select_integrations
+from tests.fakes import FakeGitHub
+
+TOKEN = "ghp_discovery_token"
+DAY = 86400.0
+
+
+@pytest.fixture
+def github() -> Iterator[FakeGitHub]:
+    with FakeGitHub() as fake:
+        fake.add_token(TOKEN)
+        fake.apps.add_listed_repo("acme", "api")
+        fake.apps.add_listed_repo("acme", "web", private=True)
+        fake.apps.add_listed_repo("acme", "old", archived=True)
+        fake.apps.add_listed_repo("acme", "locked", disabled=True)
+        fake.apps.add_listed_repo("octo", "dotfiles", owner_type="User")
+        fake.apps.add_listed_repo("octo", "secret", owner_type="User", private=True)
+        yield fake
+
+
+def integration(**config: Any) -> Integration:
+    row = {"id": "Int1", "tenantId": "T1", "type": "github", "name": "Team", "config": {"token": TOKEN, **config}}
+    (valid,) = select_integrations([row]).valid
+    return valid
+
+
+def token() -> SecretStr:
+    return SecretStr(TOKEN)
+
+
+def discoverer(clock: float = 1_800_000_000.0) -> Discoverer:
+    return Discoverer(session=requests.Session(), clock=lambda: clock, sleep=lambda _: None)
+
+
+def names(result_repositories: list[Any]) -> list[str]:
+    return sorted(repository.full_name for repository in result_repositories)
+
+
+def test_owner_wildcard_lists_active_repositories_of_an_organisation(github: FakeGitHub) -> None:
+    wanted = integration(repositories=[{"owner": "acme", "repo": "*", "tags": ["org"]}])
+    result = discoverer().discover(wanted, api_url=github.url, token=token)
+    assert names(result.repositories) == ["acme/api", "acme/web"]  # archived and disabled left out
+    assert all(repository.tags == ("org",) for repository in result.repositories)
+    assert result.diff.appeared == ["acme/api", "acme/web"]
+    assert result.diff.disappeared == []
+    (sent,) = github.requests_to("GET", r"^/orgs/acme/repos$")
+    assert sent.query["per_page"] == "100"
+
+
+def test_unchanged_lists_cost_no_unit_on_the_next_run(github: FakeGitHub) -> None:
+    for i in range(140):
+        github.apps.add_listed_repo("acme", f"svc-{i:03d}")
+    wanted = integration(repositories=["acme/*"])
+    first = discoverer().discover(wanted, api_url=github.url, token=token)
+    assert len(first.repositories) == 142
+    assert [len(page.repositories) for page in first.cache.sources["owner:acme"].pages] == [98, 44]
+    spent = github.units_spent(TOKEN)
+    stored = DiscoveryCache.model_validate_json(first.cache.model_dump_json())  # as a state store keeps it
+    second = discoverer().discover(wanted, api_url=github.url, token=token, cache=stored)
+    assert github.units_spent(TOKEN) == spent
+    assert (second.requests, second.not_modified) == (2, 2)
+    assert names(second.repositories) == names(first.repositories)
+    assert second.diff.appeared == second.diff.disappeared == []
+    assert [r.headers.get("if-none-match") is not None for r in github.requests_to("GET", "/orgs/")] == [
+        False,
+        False,
+        True,
+        True,
+    ]
+
+
+def test_an_owner_that_is_not_an_organisation_falls_back_to_users_and_stays_there(github: FakeGitHub) -> None:
+    wanted = integration(repositories=["octo/*"])
+    first = discoverer().discover(wanted, api_url=github.url, token=token)
+    assert names(first.repositories) == ["octo/dotfiles"]  # /users/ lists public repositories only
+    assert len(github.requests_to("GET", "^/orgs/octo/repos$")) == 1
+    second = discoverer().discover(wanted, api_url=github.url, token=token, cache=first.cache)
+    assert (second.requests, second.not_modified) == (1, 1)
+    assert len(github.requests_to("GET", "^/orgs/octo/repos$")) == 1
+
+
+def test_appeared_and_disappeared_repositories_are_reported_and_stamped(github: FakeGitHub) -> None:
+    wanted = integration(repositories=["acme/*"])
+    first = discoverer(clock=1000.0).discover(wanted, api_url=github.url, token=token)
+    github.apps.remove_listed_repo("acme", "api")
+    github.apps.add_listed_repo("acme", "new")
+    second = discoverer(clock=2000.0).discover(wanted, api_url=github.url, token=token, cache=first.cache)
+    assert second.diff.appeared == ["acme/new"]
+    assert second.diff.disappeared == ["acme/api"]
+    assert second.cache.gone == {"acme/api": 2000.0}
+    github.apps.add_listed_repo("acme", "api")
+    third = discoverer(clock=3000.0).discover(wanted, api_url=github.url, token=token, cache=second.cache)
+    assert third.diff.appeared == ["acme/api"]
+    assert third.cache.gone == {}
+
+
+def test_configured_repositories_are_not_listed_twice(github: FakeGitHub) -> None:
+    wanted = integration(repositories=["acme/*", {"owner": "acme", "repo": "api", "tags": ["mine"]}])
+    result = discoverer().discover(wanted, api_url=github.url, token=token)
+    assert names(result.repositories) == ["acme/web"]
+    combined = with_repositories(wanted, result.repositories)
+    jobs, refused = build_jobs(
+        [combined],
+        default_api_url=github.url,
+        allowed_hosts=frozenset(),
+        default_interval=None,
+        shard=None,
+    )
+    assert refused == []
+    assert sorted((job.repository.full_name, job.tags) for job in jobs) == [("acme/api", ("mine",)), ("acme/web", ())]
+    assert {job.key for job in jobs} == {"T1/Int1/acme/api", "T1/Int1/acme/web"}  # ids as given
+    assert cache_key(wanted) == "t1/int1"
+
+
+def test_a_failing_source_keeps_its_last_known_list(github: FakeGitHub) -> None:
+    wanted = integration(repositories=["acme/*"])
+    first = discoverer().discover(wanted, api_url=github.url, token=token)
+    github.fail_next("GET", "^/orgs/acme/repos$", 503, count=3)
+    second = discoverer().discover(wanted, api_url=github.url, token=token, cache=first.cache)
+    assert names(second.repositories) == ["acme/api", "acme/web"]
+    assert second.diff.disappeared == []
+    (problem,) = second.problems
+    assert "the repositories of acme" in problem
+    assert "503" in problem
+
+
+def test_a_rejected_token_stops_the_integration(github: FakeGitHub) -> None:
+    wanted = integration(repositories=["acme/*"])
+    with pytest.raises(GitHubAuthError, match="401"):
+        discoverer().discover(wanted, api_url=github.url, token=lambda: SecretStr("ghp_unknown_token"))
+
+
+def test_a_cache_from_another_api_url_is_not_used(github: FakeGitHub) -> None:
+    wanted = integration(repositories=["acme/*"])
+    first = discoverer().discover(wanted, api_url=github.url, token=token)
+    second = discoverer().discover(wanted, api_url=github.ghes_url, token=token, cache=first.cache)
+    assert second.not_modified == 0
+    assert second.cache.sources["owner:acme"].api_url == github.ghes_url
+
+
+def test_odd_entries_in_a_list_are_ignored(github: FakeGitHub) -> None:
+    from painchain_gh.discovery import _repository_names
+
+    items: list[Any] = [
+        {"owner": {"login": "acme"}, "name": "ok"},
+        {"owner": {"login": "acme"}, "name": "../etc"},
+        {"owner": "acme", "name": "x"},
+        {"owner": {"login": "a\nb"}, "name": "x"},
+        {"owner": {"login": "acme"}, "name": "gone", "archived": True},
+        None,
+        "acme/str",
+    ]
+    assert _repository_names(items) == ("acme/ok",)
+
+
+def test_diff_is_case_insensitive_and_sorted() -> None:
+    diff = diff_repositories(["acme/API", "acme/b", "acme/z"], ["acme/api", "acme/c", "acme/a"])
+    assert diff.appeared == ["acme/a", "acme/c"]
+    assert diff.disappeared == ["acme/b", "acme/z"]
+
+
+def test_gone_repositories_are_pruned_after_thirty_days() -> None:
+    gone = note_gone({"acme/old": 0.0, "acme/back": 5.0}, diff_repositories(["acme/x"], []), ["acme/Back"], 10 * DAY)
+    assert gone == {"acme/old": 0.0, "acme/x": 10 * DAY}
+    keep, expired = prune_gone(gone, now=30 * DAY)
+    assert expired == ["acme/old"]
+    assert keep == {"acme/x": 10 * DAY}
+    assert prune_gone(gone, now=29 * DAY) == (gone, [])
+
+
+def test_an_app_without_repositories_polls_its_whole_installation(github: FakeGitHub) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from painchain_gh.github_app import AppCredentials, TokenProviders
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    github.apps.add_app(99, key.public_key())
+    for i in range(120):
+        github.apps.add_listed_repo("acme", f"svc-{i:03d}", private=i % 2 == 0)
+    installation = github.apps.add_installation(99, "acme")
+    row = {"id": "app1", "type": "github", "name": "App", "config": {"appId": "99", "privateKey": pem}}
+    (app,) = select_integrations([row]).valid
+    assert app.discovers_installation
+    credentials = AppCredentials.of(app, github.url)
+    assert credentials is not None
+    provider = TokenProviders(session=requests.Session()).get(credentials)
+    first = discoverer().discover(app, api_url=github.url, token=provider.current)
+    assert len(first.repositories) == 122  # 124 listed, one archived and one disabled
+    assert "acme/old" not in names(first.repositories)
+    assert len(first.cache.sources["installation"].pages) == 2
+    second = discoverer().discover(app, api_url=github.url, token=provider.current, cache=first.cache)
+    assert (second.requests, second.not_modified) == (2, 2)
+    assert github.apps.mint_count(installation.id) == 1
+    assert provider.installation_id() == installation.id
