@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from painchain_gh.errors import GitHubAuthError, GitHubError, GitHubRateLimited, GitHubTemporaryError
 from painchain_gh.github_app import TIMEOUT, GitHubNotFound, Sleep, request
+from painchain_gh.http import origin
 from painchain_gh.models import Integration, RepositoryConfig, check_owner, check_repo_name, escape
 
 PER_PAGE = 100
@@ -259,7 +260,7 @@ class Discoverer:
                 names = _repository_names(_items(response, list_key, url))
                 etag = response.headers.get("ETag")
                 pages.append(CachedPage(url=url, etag=etag if etag and len(etag) <= 200 else None, repositories=names))
-            if next_url and urlsplit(next_url).netloc != host:
+            if next_url and (urlsplit(next_url).netloc != host or origin(next_url) != origin(first_url)):
                 raise GitHubTemporaryError(f"GitHub's next-page link points to another host ({escape(next_url, 80)})")
             url = next_url
         return pages
@@ -268,7 +269,7 @@ class Discoverer:
 def _items(response: requests.Response, list_key: str | None, url: str) -> list[Any]:
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
         body = None
     items = body.get(list_key) if list_key and isinstance(body, dict) else body
     if not isinstance(items, list):

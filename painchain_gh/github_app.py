@@ -189,7 +189,7 @@ def github_message(response: requests.Response) -> str:
     """``": <GitHub's message>"`` (escaped, at most 160 characters), or ``""``."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return ""
     message = body.get("message") if isinstance(body, dict) else None
     return f": {escape(message, 160)}" if isinstance(message, str) and message else ""
@@ -199,7 +199,7 @@ def json_object(response: requests.Response, where: str) -> dict[str, Any]:
     """The response's JSON object; GitHubTemporaryError when the body is anything else."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     if not isinstance(body, dict):
         raise GitHubTemporaryError(f"GitHub answered {where} with an unexpected body")
