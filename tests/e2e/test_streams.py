@@ -152,3 +152,24 @@ def test_dry_run_prints_deployments_and_images(connector: Connector) -> None:
     assert printed == {"deployment", "image"}
     assert len(run.printed_events) == 4
     assert not connector.backend.events
+
+
+def test_cursors_in_the_backend_keep_deployments_and_the_owner_wide_images_entry(connector: Connector) -> None:
+    seed_timeline(connector.github)
+    add_integration(connector, extra_config={"containerImages": True, "events": ["deployment", "image"]})
+    connector.backend.dedupe = False
+    env = {"PAINCHAIN_GH_STATE": "backend"}
+
+    first = connector.run("sync", env=env)
+    spent, posted = connector.github.units_spent(TOKEN), len(connector.backend.events)
+    second = connector.run("sync", env=env)
+
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert posted == 4 and len(connector.backend.events) == posted  # nothing re-sent
+    assert connector.github.units_spent(TOKEN) == spent  # deployments and packages ETags came back too
+    integration = connector.backend.integration("clx1")
+    assert integration is not None
+    repos = integration["config"]["cursor"]["repos"]
+    assert set(repos) == {"acme/api-gateway", "acme/*"}
+    assert len(repos["acme/api-gateway"]["deployments"]["statuses"]) == 3
+    assert len(repos["acme/*"]["images"]["versions"]) == 1
