@@ -47,13 +47,14 @@ class Run:
         self.sink = ListSink()
         self.enricher = Enricher()
         self.owners = OwnerClaims()
+        self.reserve = 0
 
     def client(self) -> GitHubClient:
         return GitHubClient(
             session=requests.Session(),
             api_url=self.gh.url,
             token=SecretStr(DEFAULT_TOKEN),
-            budget=TokenBudget("fp", reserve=0, max_concurrent=2),
+            budget=TokenBudget("fp", reserve=self.reserve, max_concurrent=2),
             deadline=Deadline(60),
             policy=RetryPolicy(attempts=1, base_delay=0.0),
             sleep=lambda _: None,
@@ -217,6 +218,22 @@ def test_an_enrichment_that_fails_still_forwards_the_event_marked_details_missin
 
     (event,) = [event for _, event in run.sink.sent]
     assert event.data["details_missing"] is True
+    assert run.enricher.counts.failures() == {"compare": 1}
+
+
+def test_the_rate_limit_reserve_cuts_enrichment_short_and_the_event_still_goes_out(gh: FakeGitHub) -> None:
+    before, head = "a" * 40, "b" * 40
+    gh.set_compare("acme", "api", before, head, {"total_commits": 1, "commits": []})
+    gh.add_event("acme", "api", push_event(before=before, head=head))
+    gh.set_remaining(DEFAULT_TOKEN, 102)  # events, runs, deployments leave 99: under the reserve of 100
+    run = Run(gh)
+    run.reserve = 100
+
+    run.poll()
+
+    (event,) = [event for _, event in run.sink.sent]
+    assert event.data["details_missing"] is True
+    assert not [path for path in paths(gh) if "/compare/" in path]  # refused before it was sent
     assert run.enricher.counts.failures() == {"compare": 1}
 
 
