@@ -20,7 +20,7 @@ from painchain_gh.errors import GitHubRepoError
 from painchain_gh.forward import Outgoing, Sink, forward
 from painchain_gh.github import GitHubClient
 from painchain_gh.jobs import RepoJob, state_key
-from painchain_gh.results import RepoResult
+from painchain_gh.results import RepoResult, RepoStatus
 from painchain_gh.store.base import StateStore
 from painchain_gh.store.deadletter import DeadLetterFile
 
@@ -103,4 +103,6 @@ def poll_images(
     )
     if sent:
         packages.settle(cursor, fetched, fingerprint=fingerprint)
+        if outgoing and result.status is RepoStatus.NOT_MODIFIED:
+            result.status = RepoStatus.SYNCED  # the repository was quiet, its owner's images were not
     store.commit_repo(key, state)

@@ -268,6 +268,12 @@ def test_images_once_per_owner_under_the_owner_wide_key_and_then_free(gh: FakeGi
     assert len(images(run)) == 2
     assert gh.units_spent(DEFAULT_TOKEN) == spent
 
+    gh.add_package_version("acme", "api", ["v3"])
+    newer = run.poll()
+
+    assert images(run)[-1].title == "Image published: ghcr.io/acme/api:v3"
+    assert (newer.status, newer.forwarded) == (RepoStatus.SYNCED, 1)  # the repository itself was quiet
+
 
 def test_images_are_not_polled_unless_opted_in_and_chosen(gh: FakeGitHub) -> None:
     gh.add_repo("acme", "api")
