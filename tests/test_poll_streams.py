@@ -268,6 +268,8 @@ def test_images_once_per_owner_under_the_owner_wide_key_and_then_free(gh: FakeGi
     assert len(images(run)) == 2
     assert gh.units_spent(DEFAULT_TOKEN) == spent
 
+    clock = [gh.clock() + 5]
+    gh.clock = lambda: clock[0]  # a later second: GitHub's updated_at moves
     gh.add_package_version("acme", "api", ["v3"])
     newer = run.poll()
 
