@@ -92,6 +92,9 @@ class RepoState(BaseModel):
     events: EventsCursor = Field(default_factory=EventsCursor)
     runs: RunsCursor = Field(default_factory=RunsCursor)
     deployments: DeploymentsCursor = Field(default_factory=DeploymentsCursor)
+    images: ImagesCursor | None = Field(
+        default=None, description="only in an owner-wide entry ('{tenant}/{integration}/{owner}/*'): container images"
+    )
 
 
 def start_floor(floor: int | None, *, now: int, lookback: int) -> int:
@@ -215,6 +218,19 @@ def mark_deployment(
         cursor.floor = _evict(created, cursor.floor, window)
         for key in [key for key in cursor.deployments if key not in created]:
             del cursor.deployments[key]
+
+
+def mark_item(state: RepoState, stream: str, item_id: str, created_at: int) -> None:
+    """Record one acknowledged deployment status (``stream="deployments"``) or image version
+    (``stream="images"``) in ``state``; raises KeyError for any other stream."""
+    if stream == "deployments":
+        mark_status(state.deployments, item_id, created_at)
+    elif stream == "images":
+        if state.images is None:
+            state.images = ImagesCursor()
+        mark_image(state.images, item_id, created_at)
+    else:
+        raise KeyError(stream)
 
 
 def package_changed(cursor: ImagesCursor, name: str, updated_at: str) -> bool:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol, TextIO
 
 from painchain_gh.backend import BackendClient
-from painchain_gh.cursor import RepoState, mark_event, mark_run
+from painchain_gh.cursor import RepoState, mark_event, mark_item, mark_run
 from painchain_gh.errors import BackendError, BackendRejected, FailureScope
 from painchain_gh.jobs import RepoJob
 from painchain_gh.results import RepoResult, RepoStatus
@@ -70,11 +70,15 @@ class Outgoing:
     identifier: str
     created: int
     run_state: str | None = None  # None for Events API events
+    stream: str | None = None  # "deployments" or "images"; None for events and runs
 
 
 def acknowledge(store: StateStore, key: str, state: RepoState, item: Outgoing) -> None:
     """Move the cursor past ``item``: in memory, and durably through the store."""
-    if item.run_state is None:
+    if item.stream is not None:
+        mark_item(state, item.stream, item.identifier, item.created)
+        store.record_item(key, item.stream, item.identifier, item.created)
+    elif item.run_state is None:
         mark_event(state.events, item.identifier, item.created)
         store.record_event(key, item.identifier, item.created)
     else:
@@ -105,8 +109,12 @@ def forward(
     dead_letters: DeadLetterFile | None,
     result: RepoResult,
     keep_going: Callable[[], bool],
+    key: str | None = None,
 ) -> bool:
     """Send oldest first; True when every event was acknowledged or dead-lettered.
+
+    Acknowledgements go to ``state`` under ``key`` (the job's own key unless given, e.g. the
+    owner-wide entry of container images).
 
     A backend failure ends the repository with its status in ``result`` (what was forwarded
     stays counted); one that stops the whole run is also kept in ``result.fatal``.
@@ -131,5 +139,5 @@ def forward(
             return False
         else:
             result.forwarded += 1
-        acknowledge(store, job.key, state, item)
+        acknowledge(store, key or job.key, state, item)
     return True

@@ -45,6 +45,22 @@ def build_registry(report: SyncReport, *, last_success: float | None) -> Collect
     }
     for name, (help_text, value) in simple.items():
         Gauge(name, help_text, registry=registry).set(value)
+    by_kind = Gauge(
+        "painchain_gh_last_run_github_requests_by_kind",
+        "Extra GitHub requests by kind (enrichment, deployments, packages)",
+        ["kind"],
+        registry=registry,
+    )
+    for kind, count in report.requests_by_kind.items():
+        by_kind.labels(kind=kind).set(count)
+    missing = Gauge(
+        "painchain_gh_last_run_details_missing",
+        "Extra lookups that failed by kind (their events went out with details_missing)",
+        ["kind"],
+        registry=registry,
+    )
+    for kind, count in report.details_missing.items():
+        missing.labels(kind=kind).set(count)
     remaining = Gauge(
         "painchain_gh_rate_limit_remaining",
         "Rate-limit requests left per token (by fingerprint)",

@@ -123,9 +123,16 @@ def summary_fields(report: SyncReport) -> dict[str, Any]:
         "gaps": report.gaps,
         "github_requests": sum(budget.requests for budget in report.budgets),
         "github_units": sum(budget.units_spent for budget in report.budgets),
+        "github_requests_by_kind": dict(sorted(report.requests_by_kind.items())),
+        "details_missing": sum(report.details_missing.values()),
         "duration_ms": round(report.seconds * 1000),
         "exit_code": int(report.exit_code()),
     }
+
+
+def describe_kinds(counts: dict[str, int]) -> str:
+    """``compare 3, pull_list 2`` (sorted by kind), or ``none``."""
+    return ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items())) or "none"
 
 
 def log_summary(report: SyncReport) -> None:
@@ -143,6 +150,10 @@ def log_summary(report: SyncReport) -> None:
         f"{fields['gaps']} possible gaps, {fields['github_requests']} GitHub requests "
         f"({fields['github_units']} rate-limit units)"
     )
+    if report.requests_by_kind:
+        text += "; extra requests: " + describe_kinds(report.requests_by_kind)
+    if fields["details_missing"]:
+        text += f"; {fields['details_missing']} lookups failed (events sent with details_missing)"
     if report.fatal:
         text += f"; stopped: {report.fatal}"
     level = logging.INFO if report.exit_code() == 0 else logging.WARNING
@@ -197,6 +208,7 @@ def print_summary_table(report: SyncReport) -> None:
         ("events dead-lettered", fields["dead_lettered"]),
         ("invalid integrations", fields["invalid_integrations"]),
         ("GitHub requests / units", f"{fields['github_requests']} / {fields['github_units']}"),
+        ("extra requests by kind", describe_kinds(report.requests_by_kind)),
     ]
     width = max(len(name) for name, _ in rows)
     sys.stderr.write("".join(f"  {name:<{width}}  {value}\n" for name, value in rows))
@@ -210,5 +222,7 @@ def describe_cursor(state: RepoState) -> str:
     return (
         f"last polled {polled}; {len(state.events.seen)} events seen (floor {floor}); "
         f"{len(state.runs.runs)} runs tracked ({open_runs} open); "
-        f"ETags: events {'yes' if state.events.etag else 'no'}, runs {'yes' if state.runs.etag else 'no'}"
+        f"ETags: events {'yes' if state.events.etag else 'no'}, runs {'yes' if state.runs.etag else 'no'}; "
+        f"{len(state.deployments.statuses)} deployment statuses sent"
+        + (f"; {len(state.images.versions)} container image versions sent" if state.images is not None else "")
     )

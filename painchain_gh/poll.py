@@ -1,8 +1,14 @@
 """One repository, once: fetch what is new, transform it, forward it oldest first, move the cursor.
 
+Three streams per repository (Events API, workflow runs, deployments), each conditional on its
+ETag, each read only when the integration wants its kinds (``config.events``). Events the
+integration does not want are marked handled without any extra request; the others are
+enriched (:class:`~painchain_gh.enrich.Enricher`) before they go out.
+
 The cursor only moves past events the sink acknowledged; ETags and the poll time are only
 stored when the whole repository went through, so a 304 can never hide an event that was
-not delivered.
+not delivered. Container images are an owner-wide stream, polled by the first due repository
+of each (integration, owner) in a run (:mod:`painchain_gh.poll_images`).
 """
 
 from __future__ import annotations
@@ -12,20 +18,25 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from painchain_gh import deployments
 from painchain_gh.cursor import RepoState, is_changed_run, is_new_event, mark_event, start_floor
+from painchain_gh.deployments import DeploymentsFetched
+from painchain_gh.enrich import Enricher
 from painchain_gh.errors import GitHubRepoError
 from painchain_gh.forward import Outgoing, Sink, forward
 from painchain_gh.github import GitHubClient
 from painchain_gh.jobs import RepoJob
 from painchain_gh.paging import Fetched, created_at, fetch_events, fetch_runs
-from painchain_gh.pulls import PullCache
+from painchain_gh.poll_images import OwnerClaims, poll_images
 from painchain_gh.results import RepoResult, RepoStatus
 from painchain_gh.store.base import StateStore
 from painchain_gh.store.deadletter import DeadLetterFile
 from painchain_gh.transform import RepoContext, Skip, run_state, to_event, to_run_event
-from painchain_gh.transform.events import event_id, needs_pull_details, pull_number, redundant_closes
+from painchain_gh.transform.events import event_id, redundant_closes
+from painchain_gh.transform.kinds import kind_of, kind_of_raw, wanted
 
 CLOSED_WITH_MERGED = "ignored:pull_request.closed_with_merged"
+EVENTS_API_KINDS = ("push", "pull_request", "review", "issue", "release")
 
 
 @dataclass(frozen=True)
@@ -45,13 +56,19 @@ def is_due(state: RepoState, *, interval: int | None, now: int, settings: PollSe
     return now - state.last_polled_at >= wanted - settings.interval_tolerance
 
 
+def wants(job: RepoJob, kind: str | None) -> bool:
+    """Whether the job's integration wants events of ``kind`` (``config.events``)."""
+    return wanted(kind, job.integration.config.events)
+
+
 def poll_repository(
     job: RepoJob,
     *,
     client: GitHubClient,
     store: StateStore,
     sink: Sink,
-    pulls: PullCache,
+    enricher: Enricher,
+    owners: OwnerClaims,
     dead_letters: DeadLetterFile | None,
     settings: PollSettings,
     now: int,
@@ -65,20 +82,17 @@ def poll_repository(
     if not is_due(state, interval=job.interval, now=now, settings=settings):
         result.status = RepoStatus.NOT_DUE
         return result
-    state.events.floor = start_floor(state.events.floor, now=now, lookback=settings.initial_lookback)
-    state.runs.floor = start_floor(state.runs.floor, now=now, lookback=settings.initial_lookback)
+    for cursor in (state.events, state.runs, state.deployments):
+        cursor.floor = start_floor(cursor.floor, now=now, lookback=settings.initial_lookback)
 
-    events, runs = _fetch(job, client, state, result)
+    events, runs, deploys = _fetch(job, client, state, result, enricher)
     result.gap = events.gap
-    ctx = RepoContext(
-        owner=job.repository.owner,
-        repo=job.repository.repo,
-        integration_id=job.integration.id,
-        tags=job.tags,
-        web_url=job.web_url,
-    )
-    outgoing = _new_events(job, state, events.items, client=client, ctx=ctx, pulls=pulls, result=result)
-    outgoing += _changed_runs(state, runs.items, ctx, result)
+    ctx = _context(job)
+    outgoing = _new_events(job, state, events.items, client=client, ctx=ctx, enricher=enricher, result=result)
+    outgoing += _changed_runs(job, state, runs.items, client=client, ctx=ctx, enricher=enricher, result=result)
+    outgoing += [Outgoing(item.event, item.key, item.created, stream="deployments") for item in deploys.items]
+    for _ in range(deploys.ignored):
+        result.count_ignored("malformed:deployment")
     outgoing.sort(key=lambda item: item.event.sort_key)
     result.new = len(outgoing)
 
@@ -94,25 +108,70 @@ def poll_repository(
     )
     if sent:
         _remember_poll(state, events, runs, fingerprint=client.budget.fingerprint, now=now)
-        result.status = RepoStatus.NOT_MODIFIED if events.not_modified and runs.not_modified else RepoStatus.SYNCED
+        deployments.settle(state.deployments, deploys, fingerprint=client.budget.fingerprint)
+        quiet = events.not_modified and runs.not_modified and deploys.not_modified
+        result.status = RepoStatus.NOT_MODIFIED if quiet else RepoStatus.SYNCED
     store.commit_repo(job.key, state)
+    if sent and job.integration.config.container_images and wants(job, "image") and owners.claim(job):
+        poll_images(
+            job,
+            client=client,
+            store=store,
+            sink=sink,
+            enricher=enricher,
+            dead_letters=dead_letters,
+            result=result,
+            settings=settings,
+            now=now,
+            keep_going=keep_going,
+        )
     result.seconds = time.monotonic() - started
     return result
 
 
-def _fetch(job: RepoJob, client: GitHubClient, state: RepoState, result: RepoResult) -> tuple[Fetched, Fetched]:
-    """Both streams, each conditional on the ETag got with this token."""
+def _fetch(
+    job: RepoJob, client: GitHubClient, state: RepoState, result: RepoResult, enricher: Enricher
+) -> tuple[Fetched, Fetched, DeploymentsFetched]:
+    """The wanted streams, each conditional on the ETag got with this token; one not wanted costs nothing."""
     fingerprint = client.budget.fingerprint
     base = f"/repos/{job.repository.owner}/{job.repository.repo}"
-    events_etag = state.events.etag if state.events.etag_owner == fingerprint else None
-    events = fetch_events(client, f"{base}/events", state.events, etag=events_etag)
-    try:
-        runs_etag = state.runs.etag if state.runs.etag_owner == fingerprint else None
-        runs = fetch_runs(client, f"{base}/actions/runs", state.runs, etag=runs_etag)
-    except GitHubRepoError as error:  # e.g. a fine-grained token without Actions: read; events still flow
-        runs = Fetched([], state.runs.etag, True)
-        result.warning = f"workflow runs not readable: {error}"
-    return events, runs
+    events = Fetched([], state.events.etag, True)
+    if any(wants(job, kind) for kind in EVENTS_API_KINDS):
+        events_etag = state.events.etag if state.events.etag_owner == fingerprint else None
+        events = fetch_events(client, f"{base}/events", state.events, etag=events_etag)
+    runs = Fetched([], state.runs.etag, True)
+    if wants(job, "workflow_run"):
+        try:
+            runs_etag = state.runs.etag if state.runs.etag_owner == fingerprint else None
+            runs = fetch_runs(client, f"{base}/actions/runs", state.runs, etag=runs_etag)
+        except GitHubRepoError as error:  # e.g. a fine-grained token without Actions: read; events still flow
+            result.warning = f"workflow runs not readable: {error}"
+    deploys = DeploymentsFetched(not_modified=True)
+    if wants(job, "deployment"):
+        cursor = state.deployments
+        try:
+            deploys = deployments.fetch_deployments(
+                client,
+                _context(job),
+                cursor,
+                etag=cursor.etag if cursor.etag_owner == fingerprint else None,
+                counts=enricher.counts,
+            )
+        except GitHubRepoError as error:  # e.g. a fine-grained token without Deployments: read
+            result.warning = f"deployments not readable: {error}"
+        if deploys.warning:
+            result.warning = deploys.warning
+    return events, runs, deploys
+
+
+def _context(job: RepoJob) -> RepoContext:
+    return RepoContext(
+        owner=job.repository.owner,
+        repo=job.repository.repo,
+        integration_id=job.integration.id,
+        tags=job.tags,
+        web_url=job.web_url,
+    )
 
 
 def _remember_poll(state: RepoState, events: Fetched, runs: Fetched, *, fingerprint: str, now: int) -> None:
@@ -133,10 +192,11 @@ def _new_events(
     *,
     client: GitHubClient,
     ctx: RepoContext,
-    pulls: PullCache,
+    enricher: Enricher,
     result: RepoResult,
 ) -> list[Outgoing]:
-    """Events not handled yet, transformed; those left out are marked handled right away."""
+    """Events not handled yet, transformed and enriched; those left out (by type, or because the
+    integration does not want their kind) are marked handled right away, without any request."""
     fresh: dict[str, tuple[Mapping[str, Any], int]] = {}
     for item in items:
         identifier = event_id(item) if isinstance(item, Mapping) else None
@@ -146,23 +206,44 @@ def _new_events(
             continue
         if identifier not in fresh and is_new_event(state.events, identifier, created):
             fresh[identifier] = (item, created)
-    raws = [raw for raw, _ in fresh.values()]
-    numbers = {n for raw in raws if needs_pull_details(raw) and (n := pull_number(raw)) is not None}
-    details = pulls.details(client, job.repository.owner, job.repository.repo, numbers)
-    skip_ids = redundant_closes(raws)
-    outgoing: list[Outgoing] = []
+    skip_ids = redundant_closes([raw for raw, _ in fresh.values()])
+    kept: dict[str, tuple[Mapping[str, Any], int]] = {}
     for identifier, (raw, created) in fresh.items():
-        built = Skip(CLOSED_WITH_MERGED) if identifier in skip_ids else to_event(raw, ctx, details)
+        kind = kind_of_raw(raw)
+        reason = CLOSED_WITH_MERGED if identifier in skip_ids else None
+        if reason is None and kind is not None and not wants(job, kind):
+            reason = f"not_chosen:{kind}"
+        if reason is not None:
+            result.count_ignored(reason)
+            mark_event(state.events, identifier, created)  # handled: never looked at again
+        else:
+            kept[identifier] = (raw, created)
+    owner, repo = job.repository.owner, job.repository.repo
+    details = enricher.pulls_for(client, owner, repo, [raw for raw, _ in kept.values()])
+    outgoing: list[Outgoing] = []
+    for identifier, (raw, created) in kept.items():
+        built = to_event(raw, ctx, details)
+        if not isinstance(built, Skip) and not wants(job, kind_of(built)):
+            built = Skip(f"not_chosen:{kind_of(built)}")
         if isinstance(built, Skip):
             result.count_ignored(built.reason)
-            mark_event(state.events, identifier, created)  # handled: never looked at again
+            mark_event(state.events, identifier, created)
             continue
-        outgoing.append(Outgoing(built, identifier, created))
+        outgoing.append(Outgoing(enricher.enrich_event(client, owner, repo, raw, built), identifier, created))
     return outgoing
 
 
-def _changed_runs(state: RepoState, items: Iterable[Any], ctx: RepoContext, result: RepoResult) -> list[Outgoing]:
-    """Runs that are new or changed state since last forwarded, transformed."""
+def _changed_runs(
+    job: RepoJob,
+    state: RepoState,
+    items: Iterable[Any],
+    *,
+    client: GitHubClient,
+    ctx: RepoContext,
+    enricher: Enricher,
+    result: RepoResult,
+) -> list[Outgoing]:
+    """Runs that are new or changed state since last forwarded, transformed (failed ones with their jobs)."""
     outgoing: list[Outgoing] = []
     seen: set[str] = set()
     for run in items:
@@ -180,5 +261,6 @@ def _changed_runs(state: RepoState, items: Iterable[Any], ctx: RepoContext, resu
         if isinstance(built, Skip):
             result.count_ignored(built.reason)
             continue
+        built = enricher.enrich_run(client, job.repository.owner, job.repository.repo, run, built)
         outgoing.append(Outgoing(built, identifier, created, current))
     return outgoing

@@ -66,6 +66,8 @@ class SyncReport:
     state_errors: list[str] = field(default_factory=list)
     budgets: list[TokenBudget] = field(default_factory=list)
     seconds: float = 0.0
+    requests_by_kind: dict[str, int] = field(default_factory=dict)  # extra requests (enrichment, new streams)
+    details_missing: dict[str, int] = field(default_factory=dict)  # failed extra lookups per kind
 
     def count(self, status: RepoStatus) -> int:
         """How many repositories ended with ``status``."""

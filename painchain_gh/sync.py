@@ -19,12 +19,13 @@ from typing import Generic, TypeVar
 
 from pydantic import SecretStr
 
+from painchain_gh.enrich import Enricher
 from painchain_gh.errors import ExitCode, FailureScope, PainChainError
 from painchain_gh.forward import Sink
 from painchain_gh.github import GitHubClient, TokenBudget, token_fingerprint
 from painchain_gh.jobs import RepoJob, interleave_by_token
 from painchain_gh.poll import PollSettings, poll_repository
-from painchain_gh.pulls import PullCache
+from painchain_gh.poll_images import OwnerClaims
 from painchain_gh.results import RepoResult, RepoStatus, SyncReport
 from painchain_gh.store.base import StateStore
 from painchain_gh.store.deadletter import DeadLetterFile
@@ -139,7 +140,8 @@ class SyncRun:
         self.deadline_expired = deadline_expired
         self.on_result = on_result
         self.now = now
-        self.pulls = PullCache()
+        self.enricher = Enricher()  # extra requests (pull requests, compare, jobs, ...): cached per run
+        self.owners = OwnerClaims()  # container images: one repository per owner polls them
         self.budgets: dict[str, TokenBudget] = {}
         self.clients: dict[tuple[str, str], GitHubClient] = {}
         self.stop_reason: str | None = None
@@ -190,7 +192,8 @@ class SyncRun:
                 client=self.client_for(job),
                 store=self.store,
                 sink=self.sink,
-                pulls=self.pulls,
+                enricher=self.enricher,
+                owners=self.owners,
                 dead_letters=self.dead_letters,
                 settings=self.settings,
                 now=self.now,
@@ -259,6 +262,8 @@ class SyncRun:
             warnings=list(self.integration_errors.values()),
             budgets=list(self.budgets.values()),
             seconds=time.monotonic() - started,
+            requests_by_kind=self.enricher.counts.requests(),
+            details_missing=self.enricher.counts.failures(),
         )
 
 

@@ -14,7 +14,7 @@ import requests
 import requests_mock
 from pydantic import SecretStr
 
-from painchain_gh.cursor import RepoState, mark_event, mark_run
+from painchain_gh.cursor import RepoState, mark_event, mark_item, mark_run
 from painchain_gh.github import GitHubClient, TokenBudget, token_fingerprint
 from painchain_gh.http import Deadline, RetryPolicy
 from painchain_gh.jobs import RepoJob, build_jobs
@@ -54,6 +54,12 @@ class MemoryStore:
         with self._lock:
             mark_run(self.repos.setdefault(key, RepoState()).runs, run_id, created_at, state)
             self.recorded.append((key, run_id))
+
+    def record_item(self, key: str, stream: str, item_id: str, created_at: int) -> None:
+        """Mark the deployment status or image version sent."""
+        with self._lock:
+            mark_item(self.repos.setdefault(key, RepoState()), stream, item_id, created_at)
+            self.recorded.append((key, item_id))
 
     def commit_repo(self, key: str, state: RepoState) -> None:
         """Keep the repository's state."""
@@ -185,8 +191,9 @@ def mock_repo(
     runs: list[dict[str, Any]] | None = None,
     events_status: int = 200,
     runs_status: int = 200,
+    deployments: list[dict[str, Any]] | None = None,
 ) -> None:
-    """One page of events and one of runs for ``repo`` (or the given error statuses)."""
+    """One page of events, one of runs and one of deployments for ``repo`` (or the given error statuses)."""
     base = f"{API}/repos/{repo}"
     headers = {"ETag": f'W/"{repo}-events"', "X-Poll-Interval": "60", "X-RateLimit-Remaining": "4000"}
     if events_status == 200:
@@ -198,6 +205,7 @@ def mock_repo(
         mocker.get(f"{base}/actions/runs?per_page=100", json=body, headers={"ETag": f'W/"{repo}-runs"'})
     else:
         mocker.get(f"{base}/actions/runs?per_page=100", status_code=runs_status, json={"message": "nope"})
+    mocker.get(f"{base}/deployments?per_page=100", json=deployments or [], headers={"ETag": f'W/"{repo}-deployments"'})
 
 
 class BackendDouble:

@@ -9,9 +9,10 @@ import requests_mock
 from pydantic import SecretStr
 
 from painchain_gh.cursor import RepoState
+from painchain_gh.enrich import Enricher
 from painchain_gh.errors import BackendRejected, BackendTemporaryError, BackendUnavailable
 from painchain_gh.poll import PollSettings, is_due, poll_repository
-from painchain_gh.pulls import PullCache
+from painchain_gh.poll_images import OwnerClaims
 from painchain_gh.results import RepoResult, RepoStatus
 from painchain_gh.store.deadletter import DeadLetterFile
 from tests.doubles import (
@@ -46,7 +47,8 @@ def poll(
         client=client_for(SecretStr(TOKEN)),
         store=store,
         sink=sink,
-        pulls=PullCache(),
+        enricher=Enricher(),
+        owners=OwnerClaims(),
         dead_letters=dead_letters,
         settings=settings,
         now=int(now if now is not None else time.time()),
@@ -86,13 +88,14 @@ def test_a_second_poll_sends_nothing_again_and_304_is_not_modified(requests_mock
     poll(store, sink, settings=PollSettings(initial_lookback=86400, force=True))
     requests_mock.get(f"{API}/repos/acme/api/events?per_page=100", status_code=304)
     requests_mock.get(f"{API}/repos/acme/api/actions/runs?per_page=100", status_code=304)
+    requests_mock.get(f"{API}/repos/acme/api/deployments?per_page=100", status_code=304)
 
     again = poll(store, sink, settings=PollSettings(initial_lookback=86400, force=True))
 
     assert again.status is RepoStatus.NOT_MODIFIED
     assert len(sink.sent) == 1
     assert requests_mock.last_request is not None
-    assert requests_mock.last_request.headers["If-None-Match"] == 'W/"acme/api-runs"'
+    assert requests_mock.last_request.headers["If-None-Match"] == 'W/"acme/api-deployments"'
 
 
 def test_not_due_touches_nothing(requests_mock: requests_mock.Mocker) -> None:
@@ -123,12 +126,17 @@ def test_trimmed_pull_request_is_enriched_once_and_a_redundant_close_is_skipped(
         with_id(pull_request_event("opened", 7, repo="acme/api"), 401, 300),
     ]
     mock_repo(requests_mock, events=events)
+    listed = requests_mock.get(
+        f"{API}/repos/acme/api/pulls?state=all&sort=updated&direction=desc&per_page=100", json=[]
+    )
     details = requests_mock.get(
         f"{API}/repos/acme/api/pulls/7", json=pull(7, "Add retries", merged=True, repo="acme/api")
     )
+    reviews = requests_mock.get(f"{API}/repos/acme/api/pulls/7/reviews?per_page=100", json=[])
+    files = requests_mock.get(f"{API}/repos/acme/api/pulls/7/files?per_page=100", json=[])
     sink = ListSink()
     result = poll(MemoryStore(), sink)
-    assert details.call_count == 1
+    assert (listed.call_count, details.call_count, reviews.call_count, files.call_count) == (1, 1, 1, 1)
     assert result.forwarded == 2
     assert result.ignored_kinds == {"ignored:pull_request.closed_with_merged": 1}
     assert all("Add retries" in title for title in sink.titles)

@@ -31,7 +31,19 @@ from collections.abc import Iterable
 from typing import Any
 
 from painchain_gh.backend import BackendClient, path_segment
-from painchain_gh.cursor import EventsCursor, RepoState, RunsCursor, mark_event, mark_run
+from painchain_gh.cursor import (
+    DeploymentsCursor,
+    EventsCursor,
+    ImagesCursor,
+    RepoState,
+    RunsCursor,
+    mark_deployment,
+    mark_event,
+    mark_image,
+    mark_item,
+    mark_run,
+    mark_status,
+)
 from painchain_gh.errors import BackendError, StateError
 from painchain_gh.jobs import state_key
 from painchain_gh.models import Integration
@@ -42,6 +54,9 @@ log = logging.getLogger("painchain_gh")
 
 EVENTS_BOUND = 200
 RUNS_BOUND = 100
+DEPLOYMENTS_BOUND = 50
+STATUSES_BOUND = 200
+IMAGES_BOUND = 200
 WRITE_ATTEMPTS = 3
 
 
@@ -50,7 +65,8 @@ class CursorUnusable(BackendError):
 
 
 def split_key(key: str) -> tuple[str, str]:
-    """``tenant/integration/owner/repo`` → (integration id, ``owner/repo`` in lower case)."""
+    """``tenant/integration/owner/repo`` → (integration id, ``owner/repo`` in lower case); the
+    owner-wide entry of container images has ``*`` as its repository (``owner/*``)."""
     parts = key.split("/")
     if len(parts) != 4 or not parts[1]:
         raise StateError(f"unexpected state key {key!r}")
@@ -65,7 +81,32 @@ def compact(state: RepoState) -> RepoState:
     runs = RunsCursor(floor=state.runs.floor, etag=state.runs.etag, etag_owner=state.runs.etag_owner)
     for run_id, (created, run_state) in sorted(state.runs.runs.items(), key=lambda item: item[1][0]):
         mark_run(runs, run_id, created, run_state, window=RUNS_BOUND)
-    return RepoState(last_polled_at=state.last_polled_at, poll_interval=state.poll_interval, events=events, runs=runs)
+    return RepoState(
+        last_polled_at=state.last_polled_at,
+        poll_interval=state.poll_interval,
+        events=events,
+        runs=runs,
+        deployments=_compact_deployments(state.deployments),
+        images=_compact_images(state.images),
+    )
+
+
+def _compact_deployments(cursor: DeploymentsCursor) -> DeploymentsCursor:
+    kept = DeploymentsCursor(floor=cursor.floor, etag=cursor.etag, etag_owner=cursor.etag_owner)
+    for key, created in sorted(cursor.statuses.items(), key=lambda item: item[1]):
+        mark_status(kept, key, created, window=STATUSES_BOUND)
+    for key, (created, updated) in sorted(cursor.deployments.items(), key=lambda item: item[1][0]):
+        mark_deployment(kept, key, created, updated, window=DEPLOYMENTS_BOUND)
+    return kept
+
+
+def _compact_images(cursor: ImagesCursor | None) -> ImagesCursor | None:
+    if cursor is None:
+        return None
+    kept = cursor.model_copy(update={"versions": {}}, deep=True)
+    for key, created in sorted(cursor.versions.items(), key=lambda item: item[1]):
+        mark_image(kept, key, created, window=IMAGES_BOUND)
+    return kept
 
 
 def cursor_problem(raw: object) -> str | None:
@@ -170,6 +211,13 @@ class BackendStore:
         integration_id, repo = self._where(key)
         with self._mutex:
             mark_run(self._cursor(integration_id).setdefault(repo, RepoState()).runs, run_id, created_at, state)
+            self._dirty.setdefault(integration_id, set()).add(repo)
+
+    def record_item(self, key: str, stream: str, item_id: str, created_at: int) -> None:
+        """Kept in memory; written with the integration's cursor."""
+        integration_id, repo = self._where(key)
+        with self._mutex:
+            mark_item(self._cursor(integration_id).setdefault(repo, RepoState()), stream, item_id, created_at)
             self._dirty.setdefault(integration_id, set()).add(repo)
 
     def commit_repo(self, key: str, state: RepoState) -> None:

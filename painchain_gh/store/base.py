@@ -23,6 +23,11 @@ class StateStore(Protocol):
         """Durably note that the backend acknowledged this state of a workflow run."""
         ...
 
+    def record_item(self, key: str, stream: str, item_id: str, created_at: int) -> None:
+        """Durably note that the backend acknowledged a deployment status (``stream="deployments"``)
+        or a container image version (``stream="images"``)."""
+        ...
+
     def commit_repo(self, key: str, state: RepoState) -> None:
         """Store a repository's state after its poll (ETags, floors, last poll time)."""
         ...
@@ -50,6 +55,9 @@ class ReadOnlyStore:
         """Dropped."""
 
     def record_run(self, key: str, run_id: str, created_at: int, state: str) -> None:
+        """Dropped."""
+
+    def record_item(self, key: str, stream: str, item_id: str, created_at: int) -> None:
         """Dropped."""
 
     def commit_repo(self, key: str, state: RepoState) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from painchain_gh.cursor import RepoState
+from painchain_gh.cursor import ImagesCursor, RepoState
 from painchain_gh.timeutil import is_sane_epoch
 
 ETAG_MAX = 200
@@ -85,6 +85,8 @@ def check_repo_state(state: RepoState) -> RepoState:
     for status_id, created in state.deployments.statuses.items():
         checked_identifier(status_id, where="deployments.statuses")
         checked_epoch(created, where=f"deployments.statuses.{status_id}")
+    if state.images is not None:
+        _check_images(state.images)
     for name, stream in _streams(state):
         floor = getattr(stream, "floor", None)
         _checked_optional_epoch(floor, where=f"{name}.floor")
@@ -92,6 +94,18 @@ def check_repo_state(state: RepoState) -> RepoState:
         if any(value is not None and not is_header_safe(value) for value in (etag, owner)):
             stream.etag = stream.etag_owner = None  # type: ignore[attr-defined]
     return state
+
+
+def _check_images(images: ImagesCursor) -> None:
+    for version_id, created in images.versions.items():
+        checked_identifier(version_id, where="images.versions")
+        checked_epoch(created, where=f"images.versions.{version_id}")
+    for name, updated in images.packages.items():
+        checked_run_state(name, where="images.packages")
+        if updated:
+            checked_run_state(updated, where=f"images.packages.{name}")
+    if images.owner_kind not in (None, "orgs", "users"):
+        raise CursorError("images.owner_kind: not 'orgs' or 'users'")
 
 
 def parse_repo_state(value: Any) -> RepoState:

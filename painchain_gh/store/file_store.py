@@ -24,7 +24,7 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
-from painchain_gh.cursor import RepoState, mark_event, mark_run
+from painchain_gh.cursor import RepoState, mark_event, mark_item, mark_run
 from painchain_gh.errors import StateError
 from painchain_gh.store.checks import (
     CursorError,
@@ -44,6 +44,7 @@ from painchain_gh.store.files import (
 from painchain_gh.store.json_members import read_object
 from painchain_gh.store.model import OLDEST_VERSION, STATE_VERSION, StateFile
 
+ITEM_STREAMS = ("deployments", "images")
 _HINT = "restore it, or run 'painchain-gh state reset' to start over"
 
 
@@ -167,6 +168,9 @@ def apply_to_repo(state: RepoState, record: dict[str, Any]) -> RepoState:
         run_id = checked_identifier(record["id"], where="id")
         created = checked_epoch(record["t"], where="t")
         mark_run(state.runs, run_id, created, checked_run_state(record["s"], where="s"))
+    elif record["op"] == "item" and record["stream"] in ITEM_STREAMS:
+        item_id = checked_identifier(record["id"], where="id")
+        mark_item(state, record["stream"], item_id, checked_epoch(record["t"], where="t"))
     elif record["op"] == "repo":
         return parse_repo_state(record["state"])
     else:
@@ -279,6 +283,12 @@ class FileStore:
     def record_run(self, key: str, run_id: str, created_at: int, state: str) -> None:
         """Journal an acknowledged run state."""
         self._append({"op": "run", "key": key, "id": run_id, "t": created_at, "s": state})
+
+    def record_item(self, key: str, stream: str, item_id: str, created_at: int) -> None:
+        """Journal an acknowledged deployment status or container image version."""
+        if stream not in ITEM_STREAMS:
+            raise KeyError(stream)
+        self._append({"op": "item", "key": key, "stream": stream, "id": item_id, "t": created_at})
 
     def commit_repo(self, key: str, state: RepoState) -> None:
         """Journal the repository's full state (it includes every acknowledgement recorded before)."""

@@ -128,14 +128,14 @@ def test_token_under_the_rate_limit_reserve_is_not_spent_any_more(connector: Con
     expected = {name: seed_issues(connector.github, f"acme/{name}", count=1) for name in ("r1", "r2", "r3", "other")}
     connector.github.add_token("ghp_low")
     connector.github.add_token("ghp_other")
-    connector.github.set_remaining("ghp_low", 104)  # 2 requests per repository: r1, r2, then r3's first hits 99
+    connector.github.set_remaining("ghp_low", 106)  # 3 per repository (events, runs, deployments): r3's first hits 99
     add_integration(connector, id="low", token="ghp_low", repos=repos("r1", "r2", "r3"))
     add_integration(connector, id="rich", token="ghp_other", repos=repos("other"))
 
     run = connector.run("sync", "--rate-limit-reserve", "100", "--concurrency", "1")
 
     assert run.returncode == 3, run.stderr
-    assert len(github_requests_with(connector.github, "ghp_low")) == 5  # the 5th answered 99 left: no 6th
+    assert len(github_requests_with(connector.github, "ghp_low")) == 7  # the 7th answered 99 left: no 8th
     assert sorted(connector.backend.external_ids()) == sorted(expected["r1"] + expected["r2"] + expected["other"])
     deferred = [m for m in messages(run, "warning") if m.startswith("acme/r3 [low]: deferred")]
     assert deferred and "rate limit under the reserve (99 left < 100)" in deferred[0]

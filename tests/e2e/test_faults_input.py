@@ -11,7 +11,7 @@ from tests.e2e.conftest import Connector
 from tests.e2e.faults_support import KEY, add_integration, error_lines, seed_issues
 from tests.fakes.github import issues_event, pull_request_event, push_event, release_event, review_event, watch_event
 
-WELL_FORMED_PATH = re.compile(r"^/repos/[A-Za-z0-9-]+/[A-Za-z0-9._-]+/(events|actions/runs|pulls/\d+)$")
+WELL_FORMED_PATH = re.compile(r"^/repos/[A-Za-z0-9-]+/[A-Za-z0-9._-]+/(events|actions/runs|deployments|pulls/\d+)$")
 
 
 SKIP_REASONS = {
