@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.connectors import OurSettings
+from benchmarks.connectors import STEADY, Environment, OurSettings, run_baseline
 from benchmarks.measure import Measured, best_wall, child_env, run_measured
 from benchmarks.metrics import TrafficMeter
 from benchmarks.run import DEFAULT_PER_TOKEN_CONCURRENCY, _int_list, log
@@ -55,6 +55,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--runs", type=int, default=3, help="whole-process steady-state runs (median reported)")
     parser.add_argument("--no-probe", action="store_true", help="skip the phase and import-time runs")
+    parser.add_argument(
+        "--baseline-sample",
+        type=int,
+        default=200,
+        help="run the (sequential) baseline on at most this many repositories and scale linearly",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     return parser.parse_args(argv)
 
@@ -133,6 +139,16 @@ def measure(args: argparse.Namespace, repos: int) -> dict[str, Any]:
         if not args.no_probe:
             result["probe"] = _probe(args, command, env, steady, Path(scratch))
             result["imports"] = _importtime(command, env, steady)
+    sample = min(repos, args.baseline_sample)
+    log(f"  baseline on {sample:,} repositories")
+    baseline_scenario = Scenario(
+        repos=sample,
+        repos_per_integration=args.repos_per_integration,
+        integrations_per_token=args.integrations_per_token,
+    )
+    baseline = run_baseline(baseline_scenario, Environment(latency=args.latency, backend_latency=0.0))[STEADY]
+    result["baseline"] = baseline.wall * repos / sample
+    result["baseline_scaled"] = sample != repos
     return result
 
 
@@ -174,13 +190,16 @@ def render(args: argparse.Namespace, results: list[dict[str, Any]], interpreter:
         " (best of 5)",
         "",
         "| repos | integrations | requests | in flight | latency floor (s) | wall, whole process (s) | "
-        "wall ÷ floor | sync as logged (s) | CPU (s) | peak RSS (MB) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "wall ÷ floor (goal ≤ 2) | baseline wall (s) | baseline ÷ wall (goal ≥ 25) | sync as logged (s) | "
+        "CPU (s) | peak RSS (MB) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
             f"| {r['repos']:,} | {r['integrations']} | {r['requests']:,} | {r['in_flight']} | {r['floor']:.2f} | "
             f"{r['wall']:.2f} ({', '.join(f'{w:.2f}' for w in r['walls'])}) | {r['wall'] / r['floor']:.1f}{TIMES} | "
+            f"{'≈' if r['baseline_scaled'] else ''}{r['baseline']:.1f} | "
+            f"{'≈' if r['baseline_scaled'] else ''}{r['baseline'] / r['wall']:.1f}{TIMES} | "
             f"{r['logged']:.2f} | {r['cpu']:.2f} | {r['rss']:.0f} |"
         )
     for r in results:

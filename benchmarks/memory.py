@@ -43,6 +43,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--no-trace", action="store_true", help="only the untraced run")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for painchain-gh (e.g. MALLOC_ARENA_MAX=2); repeatable",
+    )
     parser.add_argument("--output", type=Path, default=None)
     return parser.parse_args(argv)
 
@@ -63,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         live, primed = Path(scratch) / "live", Path(scratch) / "primed"
         live.mkdir()
         command = settings.command(live / "state.json", TIMEOUT)
-        env = child_env(BACKEND_API_URL=be.url, GITHUB_API_URL=gh.url, PAINCHAIN_GH_RETRY_BASE_DELAY="0.05")
+        extra = dict(item.split("=", 1) for item in args.env)
+        env = child_env(BACKEND_API_URL=be.url, GITHUB_API_URL=gh.url, PAINCHAIN_GH_RETRY_BASE_DELAY="0.05", **extra)
         if args.phase == "steady":
             log(f"{args.repos:,} repositories: priming first sync")
             _check(run_measured(command, env=env, timeout=TIMEOUT))
