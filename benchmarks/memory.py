@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -125,7 +126,8 @@ def render(args: argparse.Namespace, plain: Measured, posts: int, requests: int,
         f"{args.history_events} events per repository",
         "",
         f"- `python -m benchmarks.memory {' '.join(sys.argv[1:])}` at "
-        + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        + f", load average {os.getloadavg()[0]:.1f}",
         f"- untraced: wall {plain.wall:.1f} s, CPU {plain.cpu:.1f} s, **peak RSS {plain.peak_rss_mb:.0f} MB** "
         f"(goal ≤ {TARGET_MB:.0f} MB: {verdict}), {requests:,} GitHub requests, {posts:,} POSTs",
     ]

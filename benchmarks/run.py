@@ -203,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         baseline_sample=args.baseline_sample,
         version_seconds=version.wall,
         version_rss_mb=version.peak_rss_mb,
-        machine=f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.platform(terse=True)}",
+        machine=f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.platform(terse=True)}, "
+        f"load average {os.getloadavg()[0]:.1f} at the end, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         peers=tuple(peer_infos),
         peer_max_repos=args.peer_max_repos,
     )
