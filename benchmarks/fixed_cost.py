@@ -61,6 +61,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=200,
         help="run the (sequential) baseline on at most this many repositories and scale linearly",
     )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for painchain-gh (e.g. PYDANTIC_DISABLE_PLUGINS=__all__); repeatable",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     return parser.parse_args(argv)
 
@@ -105,7 +112,8 @@ def measure(args: argparse.Namespace, repos: int) -> dict[str, Any]:
         primed, live = Path(scratch) / "primed", Path(scratch) / "live"
         live.mkdir()
         command = settings.command(live / "state.json", TIMEOUT)
-        env = child_env(BACKEND_API_URL=be.url, GITHUB_API_URL=gh.url, PAINCHAIN_GH_RETRY_BASE_DELAY="0.05")
+        extra = dict(item.split("=", 1) for item in args.env)
+        env = child_env(BACKEND_API_URL=be.url, GITHUB_API_URL=gh.url, PAINCHAIN_GH_RETRY_BASE_DELAY="0.05", **extra)
         log(f"{repos:,} repositories: first sync")
         first = run_measured(command, env=env, timeout=TIMEOUT)
         if first.returncode:
