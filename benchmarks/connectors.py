@@ -26,6 +26,7 @@ class Environment:
     latency: float
     backend_latency: float
     timeout: float = 1800.0
+    peer_timeout: float = 600.0  # a peer's read is killed (and marked) after this
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,8 @@ def run_ours(scenario: Scenario, settings: OurSettings, environment: Environment
                 make_active(gh, scenario)
             meter.start()
             runs = run_parallel(commands, env=env, timeout=environment.timeout + 60)
-            results[phase] = _with_note(meter.stop(runs), "; ".join(filter(None, map(_our_note, runs))))
-        _check_fakes(gh.errors + be.errors)
+            results[phase] = with_note(meter.stop(runs), "; ".join(filter(None, map(_our_note, runs))))
+        check_fakes(gh.errors + be.errors)
     return results
 
 
@@ -102,8 +103,8 @@ def run_baseline(scenario: Scenario, environment: Environment) -> dict[str, RunM
                 make_active(gh, scenario)
             meter.start()
             run = run_measured([sys.executable, str(BASELINE_SCRIPT)], env=env, timeout=environment.timeout)
-            results[phase] = _with_note(meter.stop([run]), _baseline_note(run))
-        _check_fakes(gh.errors + be.errors)
+            results[phase] = with_note(meter.stop([run]), _baseline_note(run))
+        check_fakes(gh.errors + be.errors)
     return results
 
 
@@ -124,12 +125,14 @@ def _baseline_note(run: Measured) -> str:
     return f"exit {run.returncode}: {(run.stdout + run.stderr).strip()[-300:]}"
 
 
-def _with_note(metrics: RunMetrics, note: str) -> RunMetrics:
+def with_note(metrics: RunMetrics, note: str) -> RunMetrics:
+    """``metrics`` with ``note`` (also printed as a warning when not empty)."""
     if note:
         print(f"  warning: {note}", file=sys.stderr)
     return dataclasses.replace(metrics, note=note)
 
 
-def _check_fakes(errors: list[str]) -> None:
+def check_fakes(errors: list[str]) -> None:
+    """Fail loudly when a fake server raised (its traceback first)."""
     if errors:
         raise RuntimeError("a fake server failed:\n" + errors[0])

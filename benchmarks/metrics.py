@@ -42,6 +42,7 @@ class RunMetrics:
     returncode: int
     extrapolated_from: int | None = None  # the sample size, when scaled up linearly
     note: str = ""
+    records: int | None = None  # records written to stdout (peers, which do not POST)
 
     @property
     def units_per_quiet_repo(self) -> float:
@@ -52,6 +53,10 @@ class RunMetrics:
     def posts_per_quiet_repo(self) -> float:
         """Backend POSTs for a repository with no new activity."""
         return self.quiet_posts / self.quiet_repos if self.quiet_repos else 0.0
+
+    def with_records(self, records: int) -> RunMetrics:
+        """These metrics for a connector that emits ``records`` instead of POSTing."""
+        return dataclasses.replace(self, records=records)
 
     def scaled_to(self, repos: int) -> RunMetrics:
         """This sample's counts and times scaled linearly to ``repos`` repositories (RSS is kept)."""
@@ -72,6 +77,7 @@ class RunMetrics:
             quiet_posts=round(self.quiet_posts * factor),
             quiet_repos=round(self.quiet_repos * factor),
             harness_cpu=self.harness_cpu * factor,
+            records=None if self.records is None else round(self.records * factor),
             extrapolated_from=self.repos,
         )
 

@@ -16,6 +16,8 @@ TARGET_SPEEDUP_REPOS = 1000
 TARGET_RSS_MB = 100.0
 TARGET_RSS_REPOS = 10_000
 TARGET_VERSION_SECONDS = 0.3
+TARGET_FLOOR_RATIO = 2.0  # whole-process wall time at most twice its latency floor
+TARGET_FIXED_SPEEDUP = 25.0
 BOUND_SHARE = 0.7  # a run is "latency"- or "CPU"-bound when that alone explains 70% of its wall time
 TIMES = "\u00d7"  # the multiplication sign, spelled out so that linters do not take it for an x
 NONE = "\u2013"  # an en dash: nothing to show
@@ -28,6 +30,18 @@ class Comparison:
     scenario: Scenario
     baseline: dict[str, RunMetrics]
     ours: dict[OurSettings, dict[str, RunMetrics]] = field(default_factory=dict)
+    peers: dict[str, dict[str, RunMetrics]] = field(default_factory=dict)  # label -> phase -> metrics
+
+
+@dataclass(frozen=True)
+class PeerInfo:
+    """A peer connector's identity and start-up time."""
+
+    label: str
+    version: str
+    startup_args: str
+    startup_seconds: float
+    startup_rss_mb: float
 
 
 @dataclass(frozen=True)
@@ -44,6 +58,8 @@ class Context:
     version_seconds: float
     version_rss_mb: float
     machine: str
+    peers: tuple[PeerInfo, ...] = ()
+    peer_max_repos: int = 1000
 
 
 def render(context: Context, comparisons: list[Comparison]) -> str:
@@ -53,8 +69,12 @@ def render(context: Context, comparisons: list[Comparison]) -> str:
         "## Cost per run (side by side)\n\n" + _side_by_side(context, comparisons) + _footnotes(context),
         "## Ratios (baseline ÷ painchain-gh; higher is better for painchain-gh)\n\n" + _ratios(comparisons),
         "## Steady state: cost of a quiet repository\n\n" + _quiet(comparisons),
+        "## Whole process vs its latency floor and vs the baseline\n\n" + _fixed_cost(context, comparisons),
         "## Targets\n\n" + _targets(context, comparisons),
     ]
+    if context.peers:
+        sections.insert(1, "## Start-up time\n\n" + _startup(context))
+        sections.insert(2, "## Peers on the same fake GitHub\n\n" + _peers(context, comparisons))
     return "\n\n".join(sections) + "\n"
 
 
@@ -309,3 +329,102 @@ def _rss_target(comparisons: list[Comparison]) -> list[str]:
         phase, peak = max(((phase, m.peak_rss_mb) for phase, m in runs.items()), key=lambda item: item[1])
         results[settings.label] = (f"{peak:.0f} MB ({phase})", peak <= TARGET_RSS_MB)
     return [name, *_per_config(results)]
+
+
+def _startup(context: Context) -> str:
+    rows = [["painchain-gh", "--version", f"{context.version_seconds:.3f}", f"{context.version_rss_mb:.0f}"]]
+    rows += [
+        [f"{p.label} {p.version}", p.startup_args, f"{p.startup_seconds:.3f}", f"{p.startup_rss_mb:.0f}"]
+        for p in context.peers
+    ]
+    return _table(["connector", "command", "wall (s, best of 3-5)", "peak RSS (MB)"], rows)
+
+
+def _peers(context: Context, comparisons: list[Comparison]) -> str:
+    head = [
+        "repos",
+        "phase",
+        "connector",
+        "wall (s)",
+        "GitHub requests",
+        "200",
+        "304",
+        "rate-limit units",
+        "records emitted / backend POSTs",
+        "CPU (s)",
+        "peak RSS (MB)",
+    ]
+    rows = []
+    for comparison in comparisons:
+        for phase in PHASES:
+            entries = [(settings.label, runs[phase]) for settings, runs in comparison.ours.items()]
+            entries += [(label, runs[phase]) for label, runs in comparison.peers.items()]
+            for label, m in entries:
+                approx = m.extrapolated_from is not None
+                output = f"{_int(m.records, approx)} records" if m.records is not None else f"{m.posts:,} POSTs"
+                rss = f"{m.peak_rss_mb:.0f}" + (f" (at {m.extrapolated_from:,})" if approx else "")
+                rows.append(
+                    [
+                        f"{m.repos:,}",
+                        phase,
+                        label + (" ⚠ " + m.note if m.note else ""),
+                        _secs(m.wall, approx),
+                        _int(m.github_requests, approx),
+                        _int(m.github_200, approx),
+                        _int(m.github_304, approx),
+                        _int(m.units, approx),
+                        output,
+                        _secs(m.cpu, approx),
+                        rss,
+                    ]
+                )
+    note = (
+        f"\n\n≈ = extrapolated linearly from the peer measured on {context.peer_max_repos:,} repositories. "
+        "Peers read the `events` and `workflow_runs` streams of every repository with every token in one "
+        "process and write records to stdout (every supported and unsupported event type, and each run "
+        "they see); painchain-gh POSTs only new supported events and run state changes to the backend."
+    )
+    return _table(head, rows) + note
+
+
+def _fixed_cost(context: Context, comparisons: list[Comparison]) -> str:
+    head = [
+        "repos",
+        "integrations",
+        "phase",
+        "painchain-gh",
+        "wall (s)",
+        "latency floor (s)",
+        f"wall ÷ floor (goal ≤ {TARGET_FLOOR_RATIO:.0f}{TIMES})",
+        "baseline wall (s)",
+        f"baseline ÷ painchain-gh (goal ≥ {TARGET_FIXED_SPEEDUP:.0f}{TIMES})",
+    ]
+    rows = []
+    for comparison in comparisons:
+        for phase in PHASES:
+            base = comparison.baseline[phase]
+            approx = base.extrapolated_from is not None
+            for row in _rows(comparison):
+                if row.phase != phase or row.label == BASELINE_LABEL:
+                    continue
+                floor = _floor(context, row)
+                ratio = row.metrics.wall / floor if floor else 0.0
+                speedup = base.wall / row.metrics.wall if row.metrics.wall else 0.0
+                rows.append(
+                    [
+                        f"{comparison.scenario.repos:,}",
+                        f"{comparison.scenario.integrations:,}",
+                        phase,
+                        row.label,
+                        _secs(row.metrics.wall),
+                        _secs(floor),
+                        f"{ratio:.1f}{TIMES} " + _verdict(ratio <= TARGET_FLOOR_RATIO),
+                        _secs(base.wall, approx),
+                        ("≈" if approx else "") + f"{speedup:.1f}{TIMES} " + _verdict(speedup >= TARGET_FIXED_SPEEDUP),
+                    ]
+                )
+    note = (
+        f"\n\nlatency floor = GitHub requests {TIMES} round trip ÷ requests in flight (plus backend POSTs "
+        f"{TIMES} backend latency); the wall time is the whole process, from spawn to exit."
+    )
+    return _table(head, rows) + note

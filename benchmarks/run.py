@@ -17,11 +17,13 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from benchmarks.connectors import Environment, OurSettings, run_baseline, run_ours
 from benchmarks.measure import best_wall
 from benchmarks.metrics import RunMetrics
-from benchmarks.report import Comparison, Context, render
+from benchmarks.peers import ENV_VARS, Peer, find_peers, run_peer
+from benchmarks.report import Comparison, Context, PeerInfo, render
 from benchmarks.scenario import Scenario
 from tests.e2e.command import painchain_gh_command
 
@@ -63,6 +65,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="painchain-gh processes per sync, each with --shard I/N (list; e.g. 1,2)",
     )
     parser.add_argument("--repos-per-integration", type=int, default=100)
+    parser.add_argument(
+        "--history-events",
+        type=int,
+        default=3,
+        help="events per repository before the first sync (300: a full Events API window; 2/3 forwardable)",
+    )
     parser.add_argument("--integrations-per-token", type=int, default=2)
     parser.add_argument(
         "--baseline-sample",
@@ -71,6 +79,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="measure the (sequential) baseline on at most this many repositories and extrapolate",
     )
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the Markdown report")
+    parser.add_argument(
+        "--tap-github",
+        metavar="PATH",
+        help=f"Meltano's tap-github executable, to compare with [env {ENV_VARS['tap-github']}]",
+    )
+    parser.add_argument(
+        "--source-github",
+        metavar="PATH",
+        help=f"Airbyte's source-github executable, to compare with [env {ENV_VARS['source-github']}]",
+    )
+    parser.add_argument(
+        "--peer-max-repos",
+        type=int,
+        default=1000,
+        help="run the peers on at most this many repositories and extrapolate beyond",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.repos = _int_list(QUICK_REPOS)
@@ -95,6 +119,7 @@ def scenario_for(args: argparse.Namespace, repos: int) -> Scenario:
         repos_per_integration=args.repos_per_integration,
         integrations_per_token=args.integrations_per_token,
         active_share=args.active,
+        history_events=args.history_events,
     )
 
 
@@ -117,10 +142,28 @@ def baseline_for(
     return {phase: metrics.scaled_to(repos) for phase, metrics in measured.items()}
 
 
-def compare(args: argparse.Namespace, environment: Environment) -> list[Comparison]:
+def peer_for(
+    args: argparse.Namespace, peer: Peer, repos: int, environment: Environment, cache: dict[tuple[str, int], Any]
+) -> dict[str, RunMetrics]:
+    """A peer's runs for ``repos`` repositories: measured, or scaled up from ``--peer-max-repos``."""
+    sample = min(repos, args.peer_max_repos)
+    key = (peer.label, sample)
+    if key not in cache:
+        log(f"{peer.label} on {sample:,} repositories")
+        cache[key] = run_peer(peer, scenario_for(args, sample), environment)
+        for phase, metrics in cache[key].items():
+            log(f"  {phase}: {metrics.wall:.2f} s, {metrics.github_requests:,} requests, {metrics.records:,} records")
+    measured: dict[str, RunMetrics] = cache[key]
+    if sample == repos:
+        return measured
+    return {phase: metrics.scaled_to(repos) for phase, metrics in measured.items()}
+
+
+def compare(args: argparse.Namespace, environment: Environment, peers: list[Peer]) -> list[Comparison]:
     """Run everything, in increasing repository counts."""
     comparisons = []
     baseline_cache: dict[int, dict[str, RunMetrics]] = {}
+    peer_cache: dict[tuple[str, int], Any] = {}
     for repos in sorted(set(args.repos)):
         scenario = scenario_for(args, repos)
         comparison = Comparison(scenario, baseline_for(args, repos, environment, baseline_cache))
@@ -129,6 +172,8 @@ def compare(args: argparse.Namespace, environment: Environment) -> list[Comparis
             comparison.ours[settings] = run_ours(scenario, settings, environment)
             for phase, metrics in comparison.ours[settings].items():
                 log(f"  {phase}: {metrics.wall:.2f} s, {metrics.github_requests:,} requests, {metrics.posts:,} POSTs")
+        for peer in peers:
+            comparison.peers[peer.label] = peer_for(args, peer, repos, environment, peer_cache)
         comparisons.append(comparison)
     return comparisons
 
@@ -137,9 +182,17 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print the report and write it to ``--output``."""
     args = parse_args(argv)
     environment = Environment(latency=args.latency, backend_latency=args.backend_latency)
+    peers = find_peers({"tap-github": args.tap_github, "source-github": args.source_github})
     version = best_wall([*painchain_gh_command(), "--version"])
     log(f"painchain-gh --version: {version.wall:.3f} s (best of 5)")
-    comparisons = compare(args, environment)
+    peer_infos = []
+    for peer in peers:
+        startup = best_wall(peer.startup_command(), repeat=3)
+        peer_infos.append(
+            PeerInfo(peer.label, peer.version(), " ".join(peer.startup_args), startup.wall, startup.peak_rss_mb)
+        )
+        log(f"{peer.label} {' '.join(peer.startup_args)}: {startup.wall:.3f} s (best of 3)")
+    comparisons = compare(args, environment, peers)
     context = Context(
         command="python -m benchmarks.run " + shlex.join(argv if argv is not None else sys.argv[1:]),
         latency=args.latency,
@@ -150,7 +203,10 @@ def main(argv: list[str] | None = None) -> int:
         baseline_sample=args.baseline_sample,
         version_seconds=version.wall,
         version_rss_mb=version.peak_rss_mb,
-        machine=f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.platform(terse=True)}",
+        machine=f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.platform(terse=True)}, "
+        f"load average {os.getloadavg()[0]:.1f} at the end, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        peers=tuple(peer_infos),
+        peer_max_repos=args.peer_max_repos,
     )
     text = render(context, comparisons)
     print(text)

@@ -32,6 +32,8 @@ JSON = dict[str, Any]
 
 HISTORY_EVENT_ID = 30_000_000_000  # seeded ids, below the fake's own counter (40_000_000_000)
 HISTORY_RUN_ID = 8_000_000_000
+FILLER_EVENT_ID = 20_000_000_000  # + index * 1000 + n: older history when history_events > 3
+FILLER_SPAN = 6 * 86400  # filler events are spread over the 6 days before the seeded ones (inside a 7d look-back)
 TOKEN_LIMIT = 5000  # GitHub's primary rate limit for a personal access token, per hour
 ACTIVE_PULL_NUMBER = 7
 FORWARDABLE_HISTORY = 3  # push + issue + run; the star (WatchEvent) is not a supported type
@@ -46,6 +48,7 @@ class Scenario:
     repos_per_integration: int = 100
     integrations_per_token: int = 2
     active_share: float = 0.05
+    history_events: int = 3  # events per repository before the first sync (3 seeded; more: a full window)
     seed: int = 42
     active: frozenset[int] = field(init=False)
 
@@ -137,9 +140,34 @@ def history(scenario: Scenario, index: int, now: float) -> RepoData:
         {"id": str(HISTORY_EVENT_ID + index * 10 + offset), **event, "created_at": utc_iso(now - age)}
         for offset, (event, age) in enumerate(seeded)
     ]
+    events += filler_events(full_name, index, now, scenario.history_events - len(events))
     status = "in_progress" if index in scenario.active else "completed"
     run = run_payload(full_name, HISTORY_RUN_ID + index, status=status, created=now - 1800)
     return RepoData(owner, name, events=events, runs=[run])
+
+
+def filler_events(full_name: str, index: int, now: float, count: int) -> list[JSON]:
+    """``count`` older events (push, issue opened, star in turn), newest first, to fill a window.
+
+    Events of one repository share their nested objects (the fake only serialises them), so a
+    full 300-event window costs the harness about 0.5 kB per event.
+    """
+    if count <= 0:
+        return []
+    templates = [
+        push_event(actor="bob", repo=full_name),
+        issues_event("opened", 2, "Timeouts in the nightly job", user="erin", repo=full_name),
+        watch_event(actor="stargazer", repo=full_name),
+    ]
+    step = FILLER_SPAN / count
+    return [
+        {
+            **templates[n % len(templates)],
+            "id": str(FILLER_EVENT_ID + index * 1000 + n),
+            "created_at": utc_iso(now - 4 * 3600 - (n + 1) * step),
+        }
+        for n in range(count)
+    ]
 
 
 def make_active(github: FakeGitHub, scenario: Scenario) -> int:

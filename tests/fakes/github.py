@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
+from . import github_peers
 from ._server import FakeServer, RecordedRequest, Response, json_response
 from .github_app import FakeApps
 
@@ -469,9 +470,12 @@ class FakeGitHub(FakeServer):
             "used": spec.limit - spec.remaining,
             "resource": "core",
         }
-        return json_response(200, {"resources": {"core": core}, "rate": core}, {**base, **spec.headers()})
+        resources = {"core": core, "graphql": github_peers.graphql_resource(core)}
+        return json_response(200, {"resources": resources, "rate": core}, {**base, **spec.headers()})
 
     def _route(self, req: RecordedRequest, path: str, spec: TokenSpec) -> Response:
+        if req.method == "POST" and path == "/graphql":
+            return github_peers.graphql(req, lambda owner, name: self._repo_id(owner, name, spec))
         if req.method != "GET":
             return _message(404, "Not Found")
         if path == "/user":
@@ -552,6 +556,10 @@ class FakeGitHub(FakeServer):
             versions = self.package_versions.get(key)
             return _message(404, "Package not found.") if versions is None else self._paginate(req, versions)
         return None
+
+    def _repo_id(self, owner: str, repo: str, spec: TokenSpec) -> tuple[str, int] | None:
+        data = self._visible_repo(owner, repo, spec)
+        return None if data is None else (data.full_name, data.id)
 
     def _visible_repo(self, owner: str, repo: str, spec: TokenSpec) -> RepoData | None:
         data = self._lookup(owner, repo)

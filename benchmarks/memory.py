@@ -1,0 +1,157 @@
+"""Peak RSS of painchain-gh, and what dominates it (``tracemalloc``), for one scenario and phase.
+
+Usage (from the repository root)::
+
+    python -m benchmarks.memory --repos 1000 --history-events 300 --phase first
+    python -m benchmarks.memory --repos 10000 --phase steady
+
+``first``: a first sync (empty state), measured untraced (peak RSS), then again from an empty
+state under :mod:`benchmarks.memory_probe`. ``steady``: a first sync primes the state, the active
+repositories get their activity, the state is kept aside; the steady-state sync is measured
+untraced, then again from the same state under the probe. Prints Markdown and writes it to
+``benchmarks/results/memory-<repos>-<phase>.md`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.connectors import OurSettings
+from benchmarks.measure import Measured, child_env, run_measured
+from benchmarks.run import DEFAULT_PER_TOKEN_CONCURRENCY, log
+from benchmarks.scenario import Scenario, fakes, make_active
+
+RESULTS = Path(__file__).with_name("results")
+TIMEOUT = 3600.0
+TARGET_MB = 100.0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.memory", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repos", type=int, default=1000)
+    parser.add_argument("--history-events", type=int, default=3, help="events per repository (300: a full window)")
+    parser.add_argument("--phase", choices=("first", "steady"), default="first")
+    parser.add_argument("--repos-per-integration", type=int, default=100)
+    parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--no-trace", action="store_true", help="only the untraced run")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for painchain-gh (e.g. MALLOC_ARENA_MAX=2); repeatable",
+    )
+    parser.add_argument("--output", type=Path, default=None)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure, print and write the report."""
+    args = parse_args(argv)
+    scenario = Scenario(
+        repos=args.repos, repos_per_integration=args.repos_per_integration, history_events=args.history_events
+    )
+    settings = OurSettings(
+        concurrency=args.concurrency, per_token_concurrency=min(args.concurrency, DEFAULT_PER_TOKEN_CONCURRENCY)
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="painchain-memory-") as scratch,
+        fakes(scenario, latency=args.latency, backend_latency=0.0) as (gh, be),
+    ):
+        live, primed = Path(scratch) / "live", Path(scratch) / "primed"
+        live.mkdir()
+        command = settings.command(live / "state.json", TIMEOUT)
+        extra = dict(item.split("=", 1) for item in args.env)
+        env = child_env(BACKEND_API_URL=be.url, GITHUB_API_URL=gh.url, PAINCHAIN_GH_RETRY_BASE_DELAY="0.05", **extra)
+        if args.phase == "steady":
+            log(f"{args.repos:,} repositories: priming first sync")
+            _check(run_measured(command, env=env, timeout=TIMEOUT))
+            make_active(gh, scenario)
+        shutil.copytree(live, primed)
+
+        def fresh() -> None:
+            shutil.rmtree(live)
+            shutil.copytree(primed, live)
+
+        log(f"{args.repos:,} repositories, {args.phase} sync, untraced")
+        posts_before = be.event_posts
+        plain = _check(run_measured(command, env=env, timeout=TIMEOUT))
+        posts = be.event_posts - posts_before
+        requests = len(gh.requests)
+        gh.requests.clear()
+        be.requests.clear()
+        traced: dict[str, Any] | None = None
+        if not args.no_trace:
+            fresh()
+            output = Path(scratch) / "trace.json"
+            probe = [sys.executable, "-m", "benchmarks.memory_probe", str(output), "--", *command[1:]]
+            log("  again under tracemalloc")
+            run = _check(
+                run_measured(
+                    probe, env={**env, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}, timeout=TIMEOUT
+                )
+            )
+            traced = json.loads(output.read_text(encoding="utf-8"))
+            traced["wall"] = run.wall
+            traced["rss"] = run.peak_rss_mb
+    text = render(args, plain, posts, requests, traced)
+    print(text)
+    path = args.output or RESULTS / f"memory-{args.repos}-{args.phase}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return 0
+
+
+def _check(run: Measured) -> Measured:
+    if run.returncode not in (0,):
+        log(f"  exit {run.returncode}: {run.stderr.strip()[-400:]}")
+    return run
+
+
+def render(args: argparse.Namespace, plain: Measured, posts: int, requests: int, traced: dict[str, Any] | None) -> str:
+    """The report."""
+    verdict = "yes" if plain.peak_rss_mb <= TARGET_MB else "**no**"
+    lines = [
+        f"# painchain-gh memory: {args.repos:,} repositories, {args.phase} sync, "
+        f"{args.history_events} events per repository",
+        "",
+        f"- `python -m benchmarks.memory {' '.join(sys.argv[1:])}` at "
+        + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        + f", load average {os.getloadavg()[0]:.1f}",
+        f"- untraced: wall {plain.wall:.1f} s, CPU {plain.cpu:.1f} s, **peak RSS {plain.peak_rss_mb:.0f} MB** "
+        f"(goal ≤ {TARGET_MB:.0f} MB: {verdict}), {requests:,} GitHub requests, {posts:,} POSTs",
+    ]
+    if traced:
+        lines += [
+            f"- traced run: wall {traced['wall']:.1f} s, RSS {traced['rss']:.0f} MB, peak traced "
+            f"{traced['peak_traced_mb']:.1f} MB, snapshot at {traced['snapshot_mb']:.1f} MB",
+            "",
+            "| MB | blocks | allocated at |",
+            "|---|---|---|",
+            *[f"| {e['mb']:.1f} | {e['blocks']:,} | `{e['where'][:150]}` |" for e in traced["by_line"]],
+            "",
+            "| MB | blocks | file |",
+            "|---|---|---|",
+            *[f"| {e['mb']:.1f} | {e['blocks']:,} | `{e['file']}` |" for e in traced["by_file"]],
+            "",
+            "Largest tracebacks (innermost first):",
+            "",
+        ]
+        for entry in traced["tracebacks"]:
+            lines.append(f"- {entry['mb']:.1f} MB in {entry['blocks']:,} blocks:")
+            lines += [f"  - `{frame[:160]}`" for frame in entry["frames"]]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
