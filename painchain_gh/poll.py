@@ -31,6 +31,7 @@ from painchain_gh.poll_images import OwnerClaims, poll_images
 from painchain_gh.results import RepoResult, RepoStatus
 from painchain_gh.store.base import StateStore
 from painchain_gh.store.deadletter import DeadLetterFile
+from painchain_gh.threads import SidePool
 from painchain_gh.transform import RepoContext, Skip, run_state, to_event, to_run_event
 from painchain_gh.transform.events import event_id, redundant_closes
 from painchain_gh.transform.kinds import kind_of, kind_of_raw, wanted
@@ -73,6 +74,7 @@ def poll_repository(
     settings: PollSettings,
     now: int,
     keep_going: Callable[[], bool],
+    side: SidePool | None = None,
 ) -> RepoResult:
     """Poll one repository and forward what is new. GitHub errors propagate to the caller;
     backend errors are reported in the result (``result.fatal`` when the whole run must stop)."""
@@ -85,11 +87,12 @@ def poll_repository(
     for cursor in (state.events, state.runs, state.deployments):
         cursor.floor = start_floor(cursor.floor, now=now, lookback=settings.initial_lookback)
 
-    events, runs, deploys = _fetch(job, client, state, result, enricher)
+    events, runs, deploys = _fetch(job, client, state, result, enricher=enricher, side=side)
     result.gap = events.gap
     ctx = _context(job)
     outgoing = _new_events(job, state, events.items, client=client, ctx=ctx, enricher=enricher, result=result)
     outgoing += _changed_runs(job, state, runs.items, client=client, ctx=ctx, enricher=enricher, result=result)
+    events.items, runs.items = [], []  # the raw pages are transformed: let them go before forwarding
     outgoing += [Outgoing(item.event, item.key, item.created, stream="deployments") for item in deploys.items]
     for _ in range(deploys.ignored):
         result.count_ignored("malformed:deployment")
@@ -130,38 +133,65 @@ def poll_repository(
 
 
 def _fetch(
-    job: RepoJob, client: GitHubClient, state: RepoState, result: RepoResult, enricher: Enricher
+    job: RepoJob,
+    client: GitHubClient,
+    state: RepoState,
+    result: RepoResult,
+    *,
+    enricher: Enricher,
+    side: SidePool | None,
 ) -> tuple[Fetched, Fetched, DeploymentsFetched]:
-    """The wanted streams, each conditional on the ETag got with this token; one not wanted costs nothing."""
+    """The wanted streams, each conditional on the ETag got with this token; one not wanted costs nothing.
+
+    With a ``side`` pool, workflow runs and deployments are requested while the events are, so a
+    repository costs one round trip instead of three; errors surface here as if sequential.
+    """
     fingerprint = client.budget.fingerprint
     base = f"/repos/{job.repository.owner}/{job.repository.repo}"
+    runs_call = _runs_call(client, state, base, fingerprint) if wants(job, "workflow_run") else None
+    deploys_call = _deployments_call(job, client, state, enricher) if wants(job, "deployment") else None
+    runs_later = side.submit(runs_call) if side and runs_call else None
+    deploys_later = side.submit(deploys_call) if side and deploys_call else None
     events = Fetched([], state.events.etag, True)
     if any(wants(job, kind) for kind in EVENTS_API_KINDS):
         events_etag = state.events.etag if state.events.etag_owner == fingerprint else None
         events = fetch_events(client, f"{base}/events", state.events, etag=events_etag)
-    runs = Fetched([], state.runs.etag, True)
-    if wants(job, "workflow_run"):
-        try:
-            runs_etag = state.runs.etag if state.runs.etag_owner == fingerprint else None
-            runs = fetch_runs(client, f"{base}/actions/runs", state.runs, etag=runs_etag)
-        except GitHubRepoError as error:  # e.g. a fine-grained token without Actions: read; events still flow
-            result.warning = f"workflow runs not readable: {error}"
-    deploys = DeploymentsFetched(not_modified=True)
-    if wants(job, "deployment"):
-        cursor = state.deployments
-        try:
-            deploys = deployments.fetch_deployments(
-                client,
-                _context(job),
-                cursor,
-                etag=cursor.etag if cursor.etag_owner == fingerprint else None,
-                counts=enricher.counts,
-            )
-        except GitHubRepoError as error:  # e.g. a fine-grained token without Deployments: read
-            result.warning = f"deployments not readable: {error}"
-        if deploys.warning:
-            result.warning = deploys.warning
+    runs, runs_warning = Fetched([], state.runs.etag, True), None
+    if runs_call is not None:
+        runs, runs_warning = runs_later.result() if runs_later else runs_call()
+    deploys, deploys_warning = DeploymentsFetched(not_modified=True), None
+    if deploys_call is not None:
+        deploys, deploys_warning = deploys_later.result() if deploys_later else deploys_call()
+    result.warning = deploys_warning or runs_warning or result.warning
     return events, runs, deploys
+
+
+def _runs_call(
+    client: GitHubClient, state: RepoState, base: str, fingerprint: str
+) -> Callable[[], tuple[Fetched, str | None]]:
+    def call() -> tuple[Fetched, str | None]:
+        etag = state.runs.etag if state.runs.etag_owner == fingerprint else None
+        try:
+            return fetch_runs(client, f"{base}/actions/runs", state.runs, etag=etag), None
+        except GitHubRepoError as error:  # e.g. a fine-grained token without Actions: read; events still flow
+            return Fetched([], state.runs.etag, True), f"workflow runs not readable: {error}"
+
+    return call
+
+
+def _deployments_call(
+    job: RepoJob, client: GitHubClient, state: RepoState, enricher: Enricher
+) -> Callable[[], tuple[DeploymentsFetched, str | None]]:
+    def call() -> tuple[DeploymentsFetched, str | None]:
+        cursor = state.deployments
+        etag = cursor.etag if cursor.etag_owner == client.budget.fingerprint else None
+        try:
+            fetched = deployments.fetch_deployments(client, _context(job), cursor, etag=etag, counts=enricher.counts)
+        except GitHubRepoError as error:  # e.g. a fine-grained token without Deployments: read
+            return DeploymentsFetched(not_modified=True), f"deployments not readable: {error}"
+        return fetched, fetched.warning
+
+    return call
 
 
 def _context(job: RepoJob) -> RepoContext:

@@ -29,6 +29,7 @@ from painchain_gh.poll_images import OwnerClaims
 from painchain_gh.results import RepoResult, RepoStatus, SyncReport
 from painchain_gh.store.base import StateStore
 from painchain_gh.store.deadletter import DeadLetterFile
+from painchain_gh.threads import SidePool
 
 log = logging.getLogger("painchain_gh")
 
@@ -129,6 +130,7 @@ class SyncRun:
         deadline_expired: Callable[[], bool],
         on_result: Callable[[RepoResult], None],
         now: int,
+        side_workers: int = 1,
     ) -> None:
         self.store = store
         self.sink = sink
@@ -142,6 +144,7 @@ class SyncRun:
         self.now = now
         self.enricher = Enricher()  # extra requests (pull requests, compare, jobs, ...): cached per run
         self.owners = OwnerClaims()  # container images: one repository per owner polls them
+        self.side = SidePool(workers=side_workers, name="stream")  # a repository's streams, side by side
         self.budgets: dict[str, TokenBudget] = {}
         self.clients: dict[tuple[str, str], GitHubClient] = {}
         self.stop_reason: str | None = None
@@ -198,6 +201,7 @@ class SyncRun:
                 settings=self.settings,
                 now=self.now,
                 keep_going=self.keep_going,
+                side=self.side,
             )
         except PainChainError as error:
             return self.failed(job, error)
@@ -296,6 +300,7 @@ def run_sync(
         deadline_expired=deadline_expired,
         on_result=on_result,
         now=int(clock()),
+        side_workers=concurrency * 2,  # runs and deployments of every repository in flight
     )
     results = run_in_threads(
         run.work,
@@ -305,4 +310,5 @@ def run_sync(
         deadline_expired=deadline_expired,
         grace=grace,
     )
+    run.side.close()
     return run.report(results, started)

@@ -17,7 +17,7 @@ import contextlib
 import json
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -43,6 +43,7 @@ from painchain_gh.store.files import (
 )
 from painchain_gh.store.json_members import read_object
 from painchain_gh.store.model import OLDEST_VERSION, STATE_VERSION, StateFile
+from painchain_gh.text import escape
 
 ITEM_STREAMS = ("deployments", "images")
 _HINT = "restore it, or run 'painchain-gh state reset' to start over"
@@ -110,7 +111,7 @@ def load_state(path: Path) -> LoadedState:
     unmigrated, top_problem = _check_top(top)
     problem = problem or top_problem
     if problem:
-        raise StateError(f"state file {path} is invalid at {problem}; {_HINT}")
+        raise StateError(f"state file {path} is invalid at {escape(problem, 300)}; {_HINT}")
     if version == OLDEST_VERSION:
         return LoadedState(unmigrated={key.lower(): value for key, value in loaded.items()})
     return LoadedState(repos=loaded, unmigrated=unmigrated)
@@ -360,13 +361,23 @@ class FileStore:
 
     def _write(self, *, drop_claimed: bool) -> None:
         """Write the state file in the current format; claimed version-1 entries are dropped when
-        ``drop_claimed`` (at the end of a run, once every job had its chance to claim them)."""
-        body = ",".join(f"{json.dumps(key)}:{self._repos[key]}" for key in sorted(self._repos))
+        ``drop_claimed`` (at the end of a run, once every job had its chance to claim them).
+
+        The file is written entry by entry: with thousands of repositories, building it as one
+        string would double the process's peak memory at the very end of a run.
+        """
         left = {
             key: text for key, text in self._seed.unmigrated.items() if not (drop_claimed and key in self._seed.claimed)
         }
-        extra = ""
-        if left:
-            extra = ',"unmigrated":{' + ",".join(f"{json.dumps(key)}:{left[key]}" for key in sorted(left)) + "}"
         ensure_private_directory(self.path.parent)
-        write_atomically(self.path, f'{{"version":{STATE_VERSION},"repos":{{{body}}}{extra}}}\n')
+        write_atomically(self.path, self._pieces(left))
+
+    def _pieces(self, unmigrated: dict[str, str]) -> Iterator[str]:
+        yield f'{{"version":{STATE_VERSION},"repos":{{'
+        for number, key in enumerate(sorted(self._repos)):
+            yield f"{',' if number else ''}{json.dumps(key)}:{self._repos[key]}"
+        yield "}"
+        if unmigrated:
+            yield ',"unmigrated":{' + ",".join(f"{json.dumps(key)}:{unmigrated[key]}" for key in sorted(unmigrated))
+            yield "}"
+        yield "}\n"

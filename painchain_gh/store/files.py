@@ -14,6 +14,7 @@ import fcntl
 import os
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 
@@ -73,18 +74,20 @@ def resolve_link(path: Path) -> Path:
     return path.resolve() if path.is_symlink() else path
 
 
-def write_atomically(path: Path, text: str, *, what: str = "state file", follow_link: bool = True) -> None:
-    """Replace ``path`` with ``text``: a private temporary file beside it, fsync, ``os.replace``,
-    fsync of the folder. A symbolic link at ``path`` is written through to its target when
-    ``follow_link``, else replaced itself. On any failure (a full disk included) the file is left
-    as it was and a :class:`StateError` names it."""
+def write_atomically(
+    path: Path, text: str | Iterable[str], *, what: str = "state file", follow_link: bool = True
+) -> None:
+    """Replace ``path`` with ``text`` (or its pieces, written one by one): a private temporary file
+    beside it, fsync, ``os.replace``, fsync of the folder. A symbolic link at ``path`` is written
+    through to its target when ``follow_link``, else replaced itself. On any failure (a full disk
+    included) the file is left as it was and a :class:`StateError` names it."""
     target = resolve_link(path) if follow_link else path
     temporary: str | None = None
     try:
         ensure_private_directory(target.parent)
         descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            handle.writelines([text] if isinstance(text, str) else text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, target)
