@@ -47,7 +47,7 @@ ENV PYTHONUNBUFFERED=1 \
 RUN groupadd --system --gid 10001 painchain \
  && useradd --system --uid 10001 --gid 10001 --no-create-home \
         --home-dir /var/lib/painchain-gh --shell /usr/sbin/nologin painchain \
- && install -d -o 10001 -g 10001 -m 0750 /var/lib/painchain-gh
+ && install -d -o 10001 -g 10001 -m 0700 /var/lib/painchain-gh
 
 COPY --from=builder /opt/venv /opt/venv
 
