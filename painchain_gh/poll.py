@@ -143,22 +143,20 @@ def _fetch(
 ) -> tuple[Fetched, Fetched, DeploymentsFetched]:
     """The wanted streams, each conditional on the ETag got with this token; one not wanted costs nothing.
 
-    With a ``side`` pool, workflow runs and deployments are requested while the events are, so a
-    repository costs one round trip instead of three; errors surface here as if sequential.
+    The events come first: when they fail (a bad token, a deleted repository) nothing more is
+    spent on the repository. Then, with a ``side`` pool, workflow runs and deployments are
+    requested side by side: a repository costs two round trips instead of three.
     """
     fingerprint = client.budget.fingerprint
     base = f"/repos/{job.repository.owner}/{job.repository.repo}"
-    runs_call = _runs_call(client, state, base, fingerprint) if wants(job, "workflow_run") else None
-    deploys_call = _deployments_call(job, client, state, enricher) if wants(job, "deployment") else None
-    runs_later = side.submit(runs_call) if side and runs_call else None
-    deploys_later = side.submit(deploys_call) if side and deploys_call else None
     events = Fetched([], state.events.etag, True)
     if any(wants(job, kind) for kind in EVENTS_API_KINDS):
         events_etag = state.events.etag if state.events.etag_owner == fingerprint else None
         events = fetch_events(client, f"{base}/events", state.events, etag=events_etag)
-    runs, runs_warning = Fetched([], state.runs.etag, True), None
-    if runs_call is not None:
-        runs, runs_warning = runs_later.result() if runs_later else runs_call()
+    runs_call = _runs_call(client, state, base, fingerprint) if wants(job, "workflow_run") else None
+    deploys_call = _deployments_call(job, client, state, enricher) if wants(job, "deployment") else None
+    deploys_later = side.submit(deploys_call) if side and deploys_call and runs_call else None
+    runs, runs_warning = runs_call() if runs_call else (Fetched([], state.runs.etag, True), None)
     deploys, deploys_warning = DeploymentsFetched(not_modified=True), None
     if deploys_call is not None:
         deploys, deploys_warning = deploys_later.result() if deploys_later else deploys_call()

@@ -300,7 +300,7 @@ def run_sync(
         deadline_expired=deadline_expired,
         on_result=on_result,
         now=int(clock()),
-        side_workers=concurrency * 2,  # runs and deployments of every repository in flight
+        side_workers=concurrency,  # the deployments of every repository in flight beside its runs
     )
     results = run_in_threads(
         run.work,
