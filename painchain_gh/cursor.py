@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from painchain_gh.discovery_cache import DiscoveryCache
 from painchain_gh.transform.runs import RunState
 
 EVENTS_WINDOW = 400  # GitHub keeps at most 300 events per repository timeline.
@@ -92,6 +93,9 @@ class RepoState(BaseModel):
     events: EventsCursor = Field(default_factory=EventsCursor)
     runs: RunsCursor = Field(default_factory=RunsCursor)
     deployments: DeploymentsCursor = Field(default_factory=DeploymentsCursor)
+    discovery: DiscoveryCache | None = Field(
+        default=None, description="repository discovery (only in the integration-wide entry '{tenant}/{id}/*/*')"
+    )
 
 
 def start_floor(floor: int | None, *, now: int, lookback: int) -> int:

@@ -66,6 +66,7 @@ class SyncReport:
     state_errors: list[str] = field(default_factory=list)
     budgets: list[TokenBudget] = field(default_factory=list)
     seconds: float = 0.0
+    dry_run: bool = False
 
     def count(self, status: RepoStatus) -> int:
         """How many repositories ended with ``status``."""

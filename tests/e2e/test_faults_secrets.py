@@ -72,7 +72,11 @@ def test_tokens_never_appear_in_output_or_state_files_across_failures(connector:
     assert runs[-1].returncode == 4
     runs.append(connector.run("deadletter", "retry", "--log-format", "text"))  # accepted this time
     assert runs[-1].returncode == 0
-    runs.append(connector.run("sync", "--repo", "acme/api-gateway", env={"GITHUB_TOKEN": REVOKED_TOKEN}))  # 401
+    runs.append(
+        connector.run(
+            "sync", "--repo", "acme/api-gateway", "--integration", "clx1", env={"GITHUB_TOKEN": REVOKED_TOKEN}
+        )
+    )  # 401
     assert runs[-1].returncode == 3
 
     assert journal_leaks == []
