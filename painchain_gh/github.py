@@ -206,6 +206,8 @@ class Probe:
     detail: str
     body: dict[str, Any] = field(default_factory=dict)
     scopes: str | None = None
+    accepted_permissions: str | None = None
+    status: int | None = None
     remaining: int | None = None
     limit: int | None = None
 
@@ -302,14 +304,20 @@ class GitHubClient:
         try:
             reply = self._request(f"{self.api_url}{path}", etag=None)
         except (GitHubAuthError, GitHubRepoError) as error:
-            return Probe(ok=False, detail=str(error))
+            status = 401 if isinstance(error, GitHubAuthError) else None
+            return Probe(ok=False, detail=str(error), status=status)
         body = _json(reply)
         scopes = reply.headers.get("X-OAuth-Scopes")
+        accepted = reply.headers.get("X-Accepted-GitHub-Permissions")
         return Probe(
             ok=True,
             detail="",
             body={key: self._safe(value) for key, value in body.items()} if isinstance(body, dict) else {},
             scopes=None if scopes is None else secrets.safe_text(scopes, limit=_MESSAGE_LENGTH, extra=self._secrets),
+            accepted_permissions=None
+            if accepted is None
+            else secrets.safe_text(accepted, limit=_MESSAGE_LENGTH, extra=self._secrets),
+            status=reply.status,
             remaining=int_header(reply.headers, "X-RateLimit-Remaining"),
             limit=int_header(reply.headers, "X-RateLimit-Limit"),
         )
