@@ -130,6 +130,7 @@ def test_adhoc_runs_post_only_as_a_named_integration(connector: Connector, key: 
     github = connector.github
     github.apps.add_app(APP_ID, key.public_key())
     github.apps.add_listed_repo("acme", "api", private=True)
+    github.apps.add_listed_repo("acme", "web")
     github.apps.add_installation(APP_ID, "acme")
     expected = seed_issues(github, "acme/api", count=2)
     add_app(connector, key, repositories=["acme/api"])
