@@ -23,7 +23,7 @@ from painchain_gh.github import GitHubClient, TokenBudget, token_fingerprint
 from painchain_gh.github_app import TokenProviders
 from painchain_gh.http import Deadline
 from painchain_gh.models import Integration, select_integrations
-from painchain_gh.output import log_summary
+from painchain_gh.output import log_summary, print_summary_table
 from painchain_gh.results import SyncReport
 from painchain_gh.runner import Runner, adhoc_from_row
 from painchain_gh.settings import Settings
@@ -265,3 +265,12 @@ def test_a_dry_run_summary_says_would_forward(caplog: pytest.LogCaptureFixture) 
     dry, real = (record.getMessage() for record in caplog.records)
     assert "would forward 0 events" in dry and "forwarded" not in dry
     assert "0 events forwarded" in real
+
+
+def test_the_terminal_table_of_a_dry_run_says_would_forward(capsys: pytest.CaptureFixture[str]) -> None:
+    print_summary_table(SyncReport(dry_run=True))
+    dry = capsys.readouterr().err
+    print_summary_table(SyncReport())
+    real = capsys.readouterr().err
+    assert "would forward" in dry and "events forwarded" not in dry
+    assert "events forwarded" in real and "would forward" not in real

@@ -77,6 +77,18 @@ def test_an_app_installation_is_discovered_polled_and_its_token_refreshed_during
     assert [r.status for r in listings] == [304]  # discovery cost 0 units
     assert len(connector.backend.external_ids()) == len(expected)
 
+    github.apps.add_listed_repo("acme", "new")  # appears: polled from --initial-lookback ago
+    recent = seed_issues(github, "acme/new", count=1, start=time.time() - 600)
+    seed_issues(github, "acme/new", count=1, start=time.time() - 3 * 86400)  # older than the lookback
+    github.apps.remove_listed_repo("acme", "docs")
+    third = connector.run("sync")
+    assert third.returncode == 0, third.stderr
+    assert sorted(connector.backend.external_ids()) == sorted(expected + recent)
+    gone = [r["message"] for r in third.log if r.get("disappeared")]
+    assert len(gone) == 1 and "acme/docs" in gone[0]
+    appeared = [r for r in third.log if r.get("appeared")]
+    assert appeared and appeared[0]["appeared"] == ["acme/new"]
+
 
 def test_a_discovery_failure_is_one_line_and_exit_3_and_other_integrations_go_on(
     connector: Connector, key: rsa.RSAPrivateKey
