@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pydantic import SecretStr
 
 from painchain_gh.discovery import Discoverer, prune_gone, with_repositories
+from painchain_gh.discovery_cache import DiscoveryCache
 from painchain_gh.errors import GitHubAuthError, PainChainError
 from painchain_gh.github import TokenSource
 from painchain_gh.jobs import state_key
@@ -63,11 +64,14 @@ def discover_integrations(
     token_for: Callable[[Integration, str], TokenSource],
     store: StateStore | None,
     now: float,
+    write: bool = True,
 ) -> DiscoveryOutcome:
     """Every integration, those that discover with their repositories added (see the module doc).
 
     ``api_url_for`` gives None for an integration whose API may not be contacted (left as is:
-    building jobs refuses it). ``store`` None lists without a cache (``check``).
+    building jobs refuses it). ``store`` None lists without a cache (``check``); ``write`` False
+    reads the cache but neither stores it nor deletes state (shards other than the first that
+    share the backend's state leave that to the first).
     """
     outcome = DiscoveryOutcome(integrations=[])
     for integration in integrations:
@@ -84,6 +88,7 @@ def discover_integrations(
                 store=store,
                 now=now,
                 outcome=outcome,
+                write=write,
             )
         except PainChainError as error:
             reason = f"repository discovery failed: {error}"
@@ -103,6 +108,7 @@ def _discover_one(
     store: StateStore | None,
     now: float,
     outcome: DiscoveryOutcome,
+    write: bool,
 ) -> Integration:
     source = token_for(integration, api_url)
 
@@ -119,6 +125,13 @@ def _discover_one(
     outcome.requests += result.requests
     outcome.not_modified += result.not_modified
     fields = {"event": "discovery", "integration": integration.id}
+    log.debug(
+        "%s: listing its repositories took %d GitHub requests (%d not modified)",
+        integration.label,
+        result.requests,
+        result.not_modified,
+        extra={"fields": {**fields, "requests": result.requests, "not_modified": result.not_modified}},
+    )
     if result.problems:
         reason = "; ".join(result.problems)
         outcome.invalid.append(InvalidIntegration(integration.id, integration.name, reason, skipped=False))
@@ -146,12 +159,17 @@ def _discover_one(
             extra={"fields": {**fields, "disappeared": result.diff.disappeared}},
         )
     keep, expired = prune_gone(result.cache.gone, now)
-    if store is not None and state is not None:
+    if write and store is not None and state is not None:
         for name in expired:
             store.forget(state_key(integration.tenant_id, integration.id, name))
         if expired:
             log.info("%s: state of %s deleted (gone for 30 days)", integration.label, _names(expired))
         cache = result.cache.model_copy(update={"gone": keep})
-        if cache != before:
+        if before is None or _comparable(cache) != _comparable(before):
             store.commit_repo(key, state.model_copy(update={"discovery": cache}))
     return with_repositories(integration, result.repositories)
+
+
+def _comparable(cache: DiscoveryCache) -> dict[str, object]:
+    """The cache without the times of listing: an unchanged listing is not written again."""
+    return cache.model_dump(exclude={"sources": {"__all__": {"listed_at"}}})

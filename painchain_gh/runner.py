@@ -181,6 +181,9 @@ class Runner:
             token_for=lambda integration, api_url: self.credentials.for_integration(integration, api_url)[1],
             store=store,
             now=time.time(),
+            write=self.settings.state_kind != "backend"
+            or self.settings.shard is None
+            or self.settings.shard.index == 0,
         )
         failed = {item.id for item in outcome.invalid if item.skipped}
         valid = [integration for integration in outcome.integrations if integration.id not in failed]

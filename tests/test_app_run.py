@@ -95,7 +95,13 @@ def credentials(clock: Clock) -> RunCredentials:
 
 
 def discover(
-    integrations: list[Integration], github: FakeGitHub, clock: Clock, store: MemoryStore, creds: RunCredentials
+    integrations: list[Integration],
+    github: FakeGitHub,
+    clock: Clock,
+    store: MemoryStore,
+    creds: RunCredentials,
+    *,
+    write: bool = True,
 ) -> object:
     return discover_integrations(
         integrations,
@@ -104,6 +110,7 @@ def discover(
         token_for=lambda integration, api_url: creds.for_integration(integration, api_url)[1],
         store=store,
         now=clock(),
+        write=write,
     )
 
 
@@ -166,6 +173,7 @@ def test_an_app_without_repositories_discovers_its_installation_and_the_cache_ma
     cache = store.repos[discovery_key(integration)].discovery
     assert discovery_key(integration) == "T1/app1/*/*"
     assert cache is not None and sorted(cache.repositories()) == ["acme/api", "acme/web"]
+    clock.now += 3600  # a later run: the listing's time changes, nothing else
     second = discover([integration], github, clock, store, creds)
     assert second.requests == second.not_modified == 1  # type: ignore[attr-defined]
     assert store.committed == [discovery_key(integration)]  # unchanged cache: not written again
@@ -191,6 +199,9 @@ def test_a_wildcard_owner_polls_every_repository_and_a_disappeared_one_is_report
     assert not any("no longer listed" in r.getMessage() for r in caplog.records)  # reported once
     assert "-/tok1/acme/web" in store.repos
     clock.now += 31 * DAY
+    committed = list(store.committed)
+    discover([integration], github, clock, store, creds, write=False)  # a shard that only reads
+    assert (store.forgotten, store.committed) == ([], committed)
     discover([integration], github, clock, store, creds)
     assert store.forgotten == ["-/tok1/acme/web"]
     cache = store.repos["-/tok1/*/*"].discovery

@@ -118,8 +118,10 @@ def test_app_private_keys_and_minted_tokens_never_appear_in_output_or_state(conn
     github.fail_next("GET", "/acme/flaky/events$", 500, count=4, body={"message": echo})
     backend.fail_next("POST", "/events$", 400, body={"message": f"bad request: {key_lines[1]}"})
 
-    runs = [connector.run("sync", "--verbose")]
+    metrics = connector.state_dir / "metrics.prom"
+    runs = [connector.run("sync", "--verbose", "--metrics-file", str(metrics))]
     assert runs[-1].returncode == 3, runs[-1].stderr
+    assert metrics.read_text()  # scanned below with the state directory
     assert github_requests_with(github, f"ghs_{CANARY}0000minted")  # minted tokens really were used
     assert (connector.state_dir / "state.json.deadletter.jsonl").read_text()
     runs.append(connector.run("sync", "--dry-run", "--log-format", "text"))
