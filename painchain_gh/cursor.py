@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from painchain_gh.discovery_cache import DiscoveryCache
 from painchain_gh.transform.runs import RunState
 
 EVENTS_WINDOW = 400  # GitHub keeps at most 300 events per repository timeline.
@@ -94,6 +95,9 @@ class RepoState(BaseModel):
     deployments: DeploymentsCursor = Field(default_factory=DeploymentsCursor)
     images: ImagesCursor | None = Field(
         default=None, description="only in an owner-wide entry ('{tenant}/{integration}/{owner}/*'): container images"
+    )
+    discovery: DiscoveryCache | None = Field(
+        default=None, description="repository discovery (only in the integration-wide entry '{tenant}/{id}/*/*')"
     )
 
 

@@ -20,62 +20,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import SecretStr
 
+from painchain_gh.discovery_cache import MAX_PAGES, PER_PAGE, CachedPage, DiscoveryCache, SourceCache
 from painchain_gh.errors import GitHubAuthError, GitHubError, GitHubRateLimited, GitHubTemporaryError
 from painchain_gh.github_app import TIMEOUT, GitHubNotFound, Sleep, request
-from painchain_gh.http import origin
+from painchain_gh.http import Deadline, InvalidJSON, Reply, header_safe, origin, resolve
 from painchain_gh.models import Integration, RepositoryConfig, check_owner, check_repo_name, escape
 
-PER_PAGE = 100
-MAX_PAGES = 200  # 20,000 repositories, the most an integration may list
 GONE_MAX_AGE = 30 * 86400.0  # state of a repository gone this long may be deleted
 INSTALLATION = "installation"
 
 TokenSource = Callable[[], SecretStr]
-
-
-class CachedPage(BaseModel):
-    """One page of a discovery list as last seen: its URL, ETag and the repositories kept from it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    url: str = Field(max_length=2000)
-    etag: str | None = Field(default=None, max_length=200)
-    repositories: tuple[str, ...] = Field(default=(), max_length=PER_PAGE)
-
-
-class SourceCache(BaseModel):
-    """One discovery source (the installation, or one owner) as last listed."""
-
-    model_config = ConfigDict(frozen=True)
-
-    api_url: str = Field(max_length=500)
-    pages: tuple[CachedPage, ...] = Field(default=(), max_length=MAX_PAGES)
-    listed_at: float = 0.0
-
-    @property
-    def repositories(self) -> list[str]:
-        """Every repository of every page, in order."""
-        return [name for page in self.pages for name in page.repositories]
-
-
-class DiscoveryCache(BaseModel):
-    """What discovery keeps between runs for one integration (a state store holds it as JSON).
-
-    ``sources`` is keyed ``"installation"`` or ``"owner:<login in lower case>"``; ``gone`` maps a
-    repository (``owner/name`` in lower case) to the epoch second it was first missed.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    version: int = 1
-    sources: dict[str, SourceCache] = Field(default_factory=dict, max_length=1000)
-    gone: dict[str, float] = Field(default_factory=dict, max_length=50_000)
-
-    def repositories(self) -> list[str]:
-        """Every repository of every source, without duplicates (case-insensitive)."""
-        return _unique(name for source in self.sources.values() for name in source.repositories)
 
 
 @dataclass(frozen=True)
@@ -153,11 +109,13 @@ class Discoverer:
         clock: Callable[[], float] = time.time,
         sleep: Sleep = time.sleep,
         timeout: tuple[float, float] = TIMEOUT,
+        deadline: Deadline | None = None,
     ) -> None:
         self._session = session
         self._clock = clock
         self._sleep = sleep
         self._timeout = timeout
+        self._deadline = deadline
         self.requests = 0
         self.not_modified = 0
 
@@ -248,10 +206,13 @@ class Discoverer:
                 etag=prior.etag if prior else None,
                 sleep=self._sleep,
                 timeout=self._timeout,
+                deadline=self._deadline,
             )
             self.requests += 1
             next_url = response.links.get("next", {}).get("url")
-            if response.status_code == 304 and prior is not None:
+            if next_url:
+                next_url = resolve(url, next_url)
+            if response.status == 304 and prior is not None:
                 self.not_modified += 1
                 pages.append(prior)
                 if next_url is None and index + 1 < len(old):
@@ -259,17 +220,23 @@ class Discoverer:
             else:
                 names = _repository_names(_items(response, list_key, url))
                 etag = response.headers.get("ETag")
-                pages.append(CachedPage(url=url, etag=etag if etag and len(etag) <= 200 else None, repositories=names))
+                pages.append(
+                    CachedPage(
+                        url=url,
+                        etag=etag if etag and len(etag) <= 200 and header_safe(etag) else None,
+                        repositories=names,
+                    )
+                )
             if next_url and (urlsplit(next_url).netloc != host or origin(next_url) != origin(first_url)):
                 raise GitHubTemporaryError(f"GitHub's next-page link points to another host ({escape(next_url, 80)})")
             url = next_url
         return pages
 
 
-def _items(response: requests.Response, list_key: str | None, url: str) -> list[Any]:
+def _items(response: Reply, list_key: str | None, url: str) -> list[Any]:
     try:
         body = response.json()
-    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
+    except InvalidJSON:  # also JSON nested thousands deep
         body = None
     items = body.get(list_key) if list_key and isinstance(body, dict) else body
     if not isinstance(items, list):

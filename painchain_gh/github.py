@@ -15,7 +15,7 @@ import hashlib
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -70,6 +70,10 @@ _REDIRECTS = frozenset({301, 302, 307, 308})
 _ETAG = re.compile(f"[!-~](?:[ -~]{{0,{MAX_ETAG_LENGTH - 2}}}[!-~])?")  # printable ASCII, trimmed
 _MESSAGE_LENGTH = 300
 _DEADLINE_MESSAGE = "the run's deadline (--max-runtime) was reached"
+
+
+TokenSource = SecretStr | Callable[[], SecretStr | None] | None
+"""A token, a zero-argument callable returning the token to use now (a GitHub App installation), or None."""
 
 
 def token_fingerprint(token: SecretStr | None) -> str:
@@ -202,6 +206,8 @@ class Probe:
     detail: str
     body: dict[str, Any] = field(default_factory=dict)
     scopes: str | None = None
+    accepted_permissions: str | None = None
+    status: int | None = None
     remaining: int | None = None
     limit: int | None = None
 
@@ -214,7 +220,7 @@ class GitHubClient:
         *,
         session: requests.Session,
         api_url: str,
-        token: SecretStr | None,
+        token: TokenSource,
         budget: TokenBudget,
         deadline: Deadline,
         policy: RetryPolicy | None = None,
@@ -226,14 +232,40 @@ class GitHubClient:
         self._proxies = proxies_for(self.api_url)
         self._session = session
         self._token = token
-        self._secrets = (token.get_secret_value(),) if token is not None else ()
-        self._authorization = f"Bearer {token.get_secret_value()}" if token is not None else None
-        self._authorization_ok = self._authorization is None or header_safe(self._authorization)
+        self._auth_lock = threading.Lock()
+        self._auth: tuple[str | None, tuple[str, ...], bool] = (None, (), True)
+        self._auth_for: str | None = None
+        if not callable(token):
+            self._auth = self._authorization_of(token)
         self.budget = budget
         self._deadline = deadline
         self._policy = policy or RetryPolicy()
         self._sleep = sleep or deadline.sleep
         self._max_body_bytes = max_body_bytes
+
+    @staticmethod
+    def _authorization_of(token: SecretStr | None) -> tuple[str | None, tuple[str, ...], bool]:
+        """(``Authorization`` header, secret values, whether the header can be sent) for one token."""
+        if token is None:
+            return None, (), True
+        authorization = f"Bearer {token.get_secret_value()}"
+        return authorization, (token.get_secret_value(),), header_safe(authorization)
+
+    def _current_auth(self) -> tuple[str | None, tuple[str, ...], bool]:
+        """The header for the token to use now: a token source is asked before every request (an
+        App's installation token is minted again near its expiry); the header is built once per token."""
+        if not callable(self._token):
+            return self._auth
+        token = self._token()
+        value = token.get_secret_value() if token is not None else None
+        with self._auth_lock:
+            if value != self._auth_for or self._auth_for is None:
+                self._auth, self._auth_for = self._authorization_of(token), value
+            return self._auth
+
+    @property
+    def _secrets(self) -> tuple[str, ...]:
+        return self._auth[1]
 
     def iter_pages(self, path: str, *, etag: str | None, list_key: str | None = None) -> Iterator[Page]:
         """Pages of a list endpoint, newest first: page 1 conditionally, then ``Link: next``."""
@@ -272,14 +304,20 @@ class GitHubClient:
         try:
             reply = self._request(f"{self.api_url}{path}", etag=None)
         except (GitHubAuthError, GitHubRepoError) as error:
-            return Probe(ok=False, detail=str(error))
+            status = 401 if isinstance(error, GitHubAuthError) else None
+            return Probe(ok=False, detail=str(error), status=status)
         body = _json(reply)
         scopes = reply.headers.get("X-OAuth-Scopes")
+        accepted = reply.headers.get("X-Accepted-GitHub-Permissions")
         return Probe(
             ok=True,
             detail="",
             body={key: self._safe(value) for key, value in body.items()} if isinstance(body, dict) else {},
             scopes=None if scopes is None else secrets.safe_text(scopes, limit=_MESSAGE_LENGTH, extra=self._secrets),
+            accepted_permissions=None
+            if accepted is None
+            else secrets.safe_text(accepted, limit=_MESSAGE_LENGTH, extra=self._secrets),
+            status=reply.status,
             remaining=int_header(reply.headers, "X-RateLimit-Remaining"),
             limit=int_header(reply.headers, "X-RateLimit-Limit"),
         )
@@ -330,14 +368,15 @@ class GitHubClient:
             "User-Agent": USER_AGENT,
         }
         where = url_path(url)
-        if not self._authorization_ok:
+        authorization, secret_values, authorization_ok = self._current_auth()
+        if not authorization_ok:
             raise GitHubAuthError(
                 f"the token cannot be sent in an HTTP header (characters outside Latin-1, or control "
                 f"characters) on {where}"
             )
-        if self._authorization is not None:
-            headers["Authorization"] = self._authorization
-        if etag and usable_etag(etag, secret_values=self._secrets):
+        if authorization is not None:
+            headers["Authorization"] = authorization
+        if etag and usable_etag(etag, secret_values=secret_values):
             headers["If-None-Match"] = etag
         return with_retries(
             lambda: self._attempt(url, headers, where), policy=self._policy, deadline=self._deadline, sleep=self._sleep

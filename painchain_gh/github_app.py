@@ -27,12 +27,30 @@ from pydantic import SecretStr
 
 from painchain_gh import secrets
 from painchain_gh.errors import (
+    DeadlineReached,
     GitHubAuthError,
     GitHubRateLimited,
     GitHubRepoError,
     GitHubTemporaryError,
 )
-from painchain_gh.http import USER_AGENT, proxies_for
+from painchain_gh.http import (
+    DEFAULT_MAX_BODY_BYTES,
+    USER_AGENT,
+    BodyTooLarge,
+    Deadline,
+    InvalidJSON,
+    OutOfTime,
+    Reply,
+    Retry,
+    RetryPolicy,
+    Unreachable,
+    Unsendable,
+    exchange,
+    header_safe,
+    proxies_for,
+    size_text,
+    with_retries,
+)
 from painchain_gh.models import Integration, escape, private_key_parts
 from painchain_gh.timeutil import parse_time
 
@@ -141,67 +159,101 @@ def request(
     attempts: int = 3,
     sleep: Sleep = time.sleep,
     timeout: tuple[float, float] = TIMEOUT,
-) -> requests.Response:
-    """One GitHub request with a bearer credential, retried on 5xx and connection errors.
+    deadline: Deadline | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> Reply:
+    """One GitHub request with a bearer credential through the shared transport (:mod:`painchain_gh.http`):
+    never follows a redirect (a token stays on its origin), reads at most ``max_body_bytes`` within the
+    ``deadline`` (by default the two timeouts), retried on 5xx and connection errors.
 
     Returns 2xx and 304 answers; raises GitHubAuthError (401), GitHubRateLimited, GitHubNotFound
-    (404/410), GitHubRepoError (other 4xx) or GitHubTemporaryError. Messages hold the path only.
+    (404/410), GitHubRepoError (other 4xx, redirects) or GitHubTemporaryError. Messages hold the path only.
     """
     headers = {
         "Accept": "application/vnd.github+json",
+        "Accept-Encoding": "gzip, deflate",
         "X-GitHub-Api-Version": API_VERSION,
         "User-Agent": USER_AGENT,
         "Authorization": f"Bearer {bearer}",
     }
-    if etag:
+    if etag and header_safe(etag):
         headers["If-None-Match"] = etag
-    where = urlsplit(url).path or "/"
-    for attempt in range(attempts):
+    where = escape(urlsplit(url).path or "/", 300)
+    bound = deadline or Deadline(sum(timeout))
+    proxies = proxies_for(url)
+
+    def attempt_once() -> Reply | Retry:
+        if bound.expired():
+            raise DeadlineReached(f"the run's deadline was reached before {where} could be requested")
         try:
-            response = session.request(
-                method, url, headers=headers, timeout=timeout, allow_redirects=True, proxies=proxies_for(url)
+            prepared = requests.Request(method, url, headers=headers).prepare()
+            reply = exchange(
+                session,
+                prepared,
+                deadline=bound,
+                max_body_bytes=max_body_bytes,
+                proxies=proxies,
+                read_timeout=timeout[1],
             )
-        except requests.RequestException as error:
-            if attempt + 1 >= attempts:
-                raise GitHubTemporaryError(f"GitHub unreachable for {where}: {type(error).__name__}") from None
-            sleep(0.5 * 2**attempt)
-            continue
-        status = response.status_code
+        except (requests.RequestException, ValueError, Unsendable) as error:
+            raise GitHubAuthError(f"the request for {where} could not be sent ({type(error).__name__})") from None
+        except Unreachable as error:
+            return Retry(GitHubTemporaryError(f"GitHub unreachable for {where}: {error}"))
+        except BodyTooLarge:
+            raise GitHubTemporaryError(
+                f"GitHub's answer for {where} is larger than {size_text(max_body_bytes)}"
+            ) from None
+        except OutOfTime:
+            raise DeadlineReached(
+                f"the run's deadline was reached while GitHub's answer for {where} was arriving"
+            ) from None
+        status = reply.status
         if 200 <= status < 300 or status == 304:
-            return response
-        said = github_message(response)
+            return reply
+        said = github_message(reply)
         if status >= 500 or status == 408:
-            if attempt + 1 >= attempts:
-                raise GitHubTemporaryError(f"GitHub answered {status} for {where} {attempts} times{said}")
-            sleep(0.5 * 2**attempt)
-            continue
+            return Retry(GitHubTemporaryError(f"GitHub answered {status} for {where} {attempts} times{said}"))
         if status == 401:
             raise GitHubAuthError(f"GitHub rejected the credentials (401) for {where}{said}")
-        if status in (403, 429) and (response.headers.get("X-RateLimit-Remaining") == "0" or status == 429):
+        if status in (403, 429) and (reply.headers.get("X-RateLimit-Remaining") == "0" or status == 429):
             raise GitHubRateLimited(f"GitHub rate limit reached for {where}{said}")
         if status in (404, 410):
             raise GitHubNotFound(f"GitHub answered {status} for {where}{said}")
+        if 300 <= status < 400:
+            raise GitHubRepoError(f"GitHub redirected {where} ({status}); not followed")
         raise GitHubRepoError(f"GitHub answered {status} for {where}{said}")
-    raise GitHubTemporaryError(f"GitHub kept failing for {where}")  # pragma: no cover - loop always returns
+
+    return with_retries(attempt_once, policy=RetryPolicy(attempts=attempts), deadline=bound, sleep=sleep)
 
 
-def github_message(response: requests.Response) -> str:
-    """``": <GitHub's message>"`` (escaped, at most 160 characters), or ``""``."""
+def github_message(reply: Reply) -> str:
+    """``": <GitHub's message>"`` (scrubbed of secrets, escaped, at most 160 characters), or ``""``."""
     try:
-        body = response.json()
-    except (ValueError, RecursionError):
+        body = reply.json()
+    except InvalidJSON:
         return ""
     message = body.get("message") if isinstance(body, dict) else None
-    return f": {escape(message, 160)}" if isinstance(message, str) and message else ""
+    return f": {secrets.safe_text(message, limit=160)}" if isinstance(message, str) and message else ""
 
 
-def json_object(response: requests.Response, where: str) -> dict[str, Any]:
-    """The response's JSON object; GitHubTemporaryError when the body is anything else."""
+def json_object(reply: Reply, where: str) -> dict[str, Any]:
+    """The answer's JSON object; GitHubTemporaryError when the body is anything else."""
     try:
-        body = response.json()
-    except (ValueError, RecursionError):
+        body = reply.json()
+    except InvalidJSON:
         body = None
     if not isinstance(body, dict):
+        raise GitHubTemporaryError(f"GitHub answered {where} with an unexpected body")
+    return body
+
+
+def json_list(reply: Reply, where: str) -> list[Any]:
+    """The answer's JSON list; GitHubTemporaryError when the body is anything else."""
+    try:
+        body = reply.json()
+    except InvalidJSON:
+        body = None
+    if not isinstance(body, list):
         raise GitHubTemporaryError(f"GitHub answered {where} with an unexpected body")
     return body
 
@@ -249,6 +301,7 @@ class InstallationTokenProvider:
         sleep: Sleep = time.sleep,
         timeout: tuple[float, float] = TIMEOUT,
         refresh_margin: float = REFRESH_MARGIN,
+        deadline: Deadline | None = None,
     ) -> None:
         self.credentials = credentials
         self.mints = 0
@@ -258,6 +311,7 @@ class InstallationTokenProvider:
         self._sleep = sleep
         self._timeout = timeout
         self._margin = refresh_margin
+        self._deadline = deadline
         self._lock = threading.Lock()
         self._key: Any = None
         self._jwt: tuple[str, float] | None = None
@@ -337,10 +391,18 @@ class InstallationTokenProvider:
         self._jwt = (signed, now + JWT_LIFETIME)
         return signed
 
-    def _call(self, method: str, path: str, doing: str) -> requests.Response:
+    def _call(self, method: str, path: str, doing: str) -> Reply:
         url = f"{self.credentials.api_url}{path}"
         try:
-            return request(self._session, method, url, bearer=self._signed(), sleep=self._sleep, timeout=self._timeout)
+            return request(
+                self._session,
+                method,
+                url,
+                bearer=self._signed(),
+                sleep=self._sleep,
+                timeout=self._timeout,
+                deadline=self._deadline,
+            )
         except GitHubAuthError as error:
             raise GitHubAuthError(
                 f"{self.label}: GitHub refused the App's signed token while {doing} ({error}); "
@@ -370,8 +432,8 @@ class InstallationTokenProvider:
             self._installation_id = found
             return found
         response = self._call("GET", "/app/installations?per_page=100", "listing its installations")
-        body = response.json() if response.content else None
-        ids = [_int(item.get("id")) for item in body if isinstance(item, Mapping)] if isinstance(body, list) else []
+        body = json_list(response, "/app/installations")
+        ids = [_int(item.get("id")) for item in body[:100] if isinstance(item, Mapping)]
         known = [i for i in ids if i is not None]
         if len(known) != 1:
             where = (
@@ -423,11 +485,13 @@ class TokenProviders:
         clock: Clock = time.time,
         sleep: Sleep = time.sleep,
         timeout: tuple[float, float] = TIMEOUT,
+        deadline: Deadline | None = None,
     ) -> None:
         self._session = session
         self._clock = clock
         self._sleep = sleep
         self._timeout = timeout
+        self._deadline = deadline
         self._lock = threading.Lock()
         self._providers: dict[ProviderKey, InstallationTokenProvider] = {}
 
@@ -454,6 +518,7 @@ class TokenProviders:
                     clock=self._clock,
                     sleep=self._sleep,
                     timeout=self._timeout,
+                    deadline=self._deadline,
                 )
                 self._providers[key] = provider
             return provider

@@ -192,8 +192,9 @@ def interleave_by_token(jobs: list[RepoJob]) -> list[RepoJob]:
     spread over every token instead of queueing behind one token's concurrency limit."""
     queues: dict[tuple[str, str], list[RepoJob]] = {}
     for job in jobs:
-        token = job.integration.config.token
-        key = (job.api_url, token.get_secret_value() if token is not None else "")
+        config = job.integration.config
+        token = config.token.get_secret_value() if config.token is not None else ""
+        key = (job.api_url, f"app:{config.app_id}:{config.installation_id}" if config.uses_app else token)
         queues.setdefault(key, []).append(job)
     ordered: list[RepoJob] = []
     for round_ in itertools.zip_longest(*queues.values()):

@@ -138,6 +138,11 @@ def describe_kinds(counts: dict[str, int]) -> str:
 def log_summary(report: SyncReport) -> None:
     """The final line of a run (after the reason it stopped early, if it did)."""
     fields = summary_fields(report)
+    forwarded = (
+        f"would forward {fields['forwarded']} events (dry run)"
+        if report.dry_run
+        else f"{fields['forwarded']} events forwarded"
+    )
     if report.fatal and report.results:  # a fatal error before any repository was logged by the CLI already
         log.error(
             "sync stopped: %s", report.fatal, extra={"fields": {"event": "error", "exit_code": int(report.fatal_code)}}
@@ -145,7 +150,7 @@ def log_summary(report: SyncReport) -> None:
     text = (
         f"sync finished in {report.seconds:.1f}s: {fields['repositories']} repositories "
         f"({fields['synced']} synced, {fields['not_modified']} not modified, {fields['not_due']} not due, "
-        f"{fields['failed']} failed, {fields['deferred']} deferred), {fields['forwarded']} events forwarded, "
+        f"{fields['failed']} failed, {fields['deferred']} deferred), {forwarded}, "
         f"{fields['dead_lettered']} dead-lettered, {fields['invalid_integrations']} invalid integrations, "
         f"{fields['gaps']} possible gaps, {fields['github_requests']} GitHub requests "
         f"({fields['github_units']} rate-limit units)"
@@ -204,7 +209,7 @@ def print_summary_table(report: SyncReport) -> None:
         ("not due yet", fields["not_due"]),
         ("failed", fields["failed"]),
         ("deferred", fields["deferred"]),
-        ("events forwarded", fields["forwarded"]),
+        ("events would forward (dry run)" if report.dry_run else "events forwarded", fields["forwarded"]),
         ("events dead-lettered", fields["dead_lettered"]),
         ("invalid integrations", fields["invalid_integrations"]),
         ("GitHub requests / units", f"{fields['github_requests']} / {fields['github_units']}"),

@@ -18,12 +18,23 @@ from pydantic import SecretStr, ValidationError
 
 from painchain_gh import secrets
 from painchain_gh.backend import BackendClient
+from painchain_gh.credentials import RunCredentials
+from painchain_gh.discovery import Discoverer
+from painchain_gh.discovery_run import discover_integrations
 from painchain_gh.errors import BackendError, StateError, UsageError
 from painchain_gh.forward import BackendSink, PrintSink, Sink
-from painchain_gh.github import GitHubClient, TokenBudget
+from painchain_gh.github import GitHubClient, TokenBudget, TokenSource
+from painchain_gh.github_app import TokenProviders
 from painchain_gh.http import Deadline, RetryPolicy, new_session
-from painchain_gh.jobs import RepoJob, build_jobs
-from painchain_gh.models import Integration, IntegrationSelection, describe_validation_error, select_integrations
+from painchain_gh.jobs import RepoJob, api_origin, build_jobs, check_api_url
+from painchain_gh.models import (
+    Integration,
+    IntegrationSelection,
+    RepositoryConfig,
+    describe_validation_error,
+    escape,
+    select_integrations,
+)
 from painchain_gh.poll import PollSettings
 from painchain_gh.registration import CONNECTOR_TYPE
 from painchain_gh.results import UNFINISHED, RepoResult, RepoStatus, SyncReport
@@ -38,16 +49,26 @@ from painchain_gh.timeutil import format_time
 log = logging.getLogger("painchain_gh")
 
 ADHOC_INTEGRATION_ID = "adhoc"
+ADHOC_NEEDS_INTEGRATION = (
+    "--repo without --dry-run needs --integration ID: the backend integration whose tenant and "
+    "credentials the events belong to (GITHUB_TOKEN, when set, replaces its credentials); "
+    "or add --dry-run to print the events without posting them"
+)
 
 
-def adhoc_integration(repos: tuple[str, ...], token: SecretStr | None) -> Integration:
-    """An integration built from ``--repo OWNER/NAME`` flags, for debugging without a backend."""
+def _repo_flags(repos: tuple[str, ...]) -> list[dict[str, str]]:
     repositories = []
     for text in repos:
         owner, slash, name = text.partition("/")
         if not slash or "/" in name:
             raise UsageError(f"--repo must be OWNER/NAME, not {text!r}")
         repositories.append({"owner": owner, "repo": name})
+    return repositories
+
+
+def adhoc_integration(repos: tuple[str, ...], token: SecretStr | None) -> Integration:
+    """An integration built from ``--repo OWNER/NAME`` flags, for debugging without a backend."""
+    repositories = _repo_flags(repos)
     config = {"token": token.get_secret_value() if token else None, "repositories": repositories}
     try:
         return Integration.model_validate(
@@ -56,6 +77,28 @@ def adhoc_integration(repos: tuple[str, ...], token: SecretStr | None) -> Integr
         )
     except ValidationError as error:
         raise UsageError(f"--repo: {describe_validation_error(error)}") from None
+
+
+def adhoc_from_row(row: object, integration_id: str, repos: tuple[str, ...], token: SecretStr | None) -> Integration:
+    """The backend integration ``row`` polling only the ``--repo`` repositories; with ``token``
+    (GITHUB_TOKEN) instead of its own credentials when given. Raises UsageError when it cannot be used."""
+    where = f"--integration {escape(integration_id, 200)}"
+    if not isinstance(row, dict):
+        raise UsageError(f"{where}: the backend has no such integration")
+    selection = select_integrations([row])
+    if selection.invalid and selection.invalid[0].skipped:
+        raise UsageError(f"{where}: {selection.invalid[0].reason}")
+    if not selection.valid:
+        raise UsageError(f"{where}: not an active GitHub integration with polling enabled")
+    integration = selection.valid[0]
+    try:
+        flagged = tuple(RepositoryConfig.model_validate(entry) for entry in _repo_flags(repos))
+    except ValidationError as error:
+        raise UsageError(f"--repo: {describe_validation_error(error)}") from None
+    update: dict[str, object] = {"repositories": flagged}
+    if token is not None:
+        update.update(token=token, app_id=None, private_key=None, installation_id=None)
+    return integration.model_copy(update={"config": integration.config.model_copy(update=update)})
 
 
 class Runner:
@@ -67,6 +110,8 @@ class Runner:
         self.session: requests.Session = new_session(pool_size=settings.concurrency * 2)
         self.policy = RetryPolicy(base_delay=settings.retry_base_delay)
         self.sleep = sleep or self.deadline.sleep  # waits that SIGTERM (deadline.expire) ends at once
+        self.providers = TokenProviders(session=self.session, sleep=self.sleep, deadline=self.deadline)
+        self.credentials = RunCredentials(self.providers)
         self.backend = BackendClient(
             session=self.session,
             base_url=settings.backend_url,
@@ -76,7 +121,7 @@ class Runner:
             sleep=self.sleep,
         )
 
-    def github_client(self, api_url: str, token: SecretStr | None, budget: TokenBudget) -> GitHubClient:
+    def github_client(self, api_url: str, token: TokenSource, budget: TokenBudget) -> GitHubClient:
         """A GitHub client sharing this run's session, deadline and retry policy."""
         return GitHubClient(
             session=self.session,
@@ -90,8 +135,14 @@ class Runner:
 
     def integrations(self) -> IntegrationSelection:
         """The ad-hoc integration, or the backend's valid active GitHub integrations."""
-        if self.settings.repos:
-            return IntegrationSelection([adhoc_integration(self.settings.repos, self.settings.github_token)], [], 0)
+        settings = self.settings
+        if settings.repos and settings.integration_id is not None:
+            row = self.backend.get_integration(settings.integration_id)
+            secrets.register(_tokens_in([row]))
+            integration = adhoc_from_row(row, settings.integration_id, settings.repos, settings.github_token)
+            return IntegrationSelection([integration], [], 0)
+        if settings.repos:
+            return IntegrationSelection([adhoc_integration(settings.repos, settings.github_token)], [], 0)
         rows = self.backend.list_integrations()
         secrets.register(_tokens_in(rows))
         return select_integrations(rows)
@@ -107,6 +158,36 @@ class Runner:
             shard=self.settings.shard,
         )
         return jobs, IntegrationSelection(selection.valid, selection.invalid + refused, selection.disabled)
+
+    def api_url_for(self, integration: Integration) -> str | None:
+        """The API base an integration uses, or None when its apiUrl's origin is not allowed."""
+        default = self.settings.github_api_url.rstrip("/")
+        api_url = (integration.config.api_url or default).rstrip("/")
+        if not integration.config.api_url:
+            return api_url
+        default_origin = api_origin(default)
+        allowed = frozenset(self.settings.allowed_hosts | ({default_origin} if default_origin else set()))
+        return None if check_api_url(api_url, allowed) else api_url
+
+    def discover(
+        self, selection: IntegrationSelection, store: StateStore | None
+    ) -> tuple[IntegrationSelection, list[str]]:
+        """The selection with discovered repositories added (App installations, ``owner/*``), those whose
+        discovery failed moved to ``invalid``; and the ids of the integrations that discovered."""
+        outcome = discover_integrations(
+            selection.valid,
+            discoverer=Discoverer(session=self.session, sleep=self.sleep, deadline=self.deadline),
+            api_url_for=self.api_url_for,
+            token_for=lambda integration, api_url: self.credentials.for_integration(integration, api_url)[1],
+            store=store,
+            now=time.time(),
+            write=self.settings.state_kind != "backend"
+            or self.settings.shard is None
+            or self.settings.shard.index == 0,
+        )
+        failed = {item.id for item in outcome.invalid if item.skipped}
+        valid = [integration for integration in outcome.integrations if integration.id not in failed]
+        return IntegrationSelection(valid, selection.invalid + outcome.invalid, selection.disabled), outcome.discovered
 
     @contextmanager
     def state_store(self, integrations: list[Integration]) -> Iterator[StateStore]:
@@ -143,15 +224,18 @@ class Runner:
     ) -> SyncReport:
         """The whole ``sync`` command."""
         settings = self.settings
+        if settings.repos and not settings.dry_run and settings.integration_id is None:
+            raise UsageError(ADHOC_NEEDS_INTEGRATION)
         if not settings.dry_run and not settings.repos:
             self._register_quietly()
         selection = self.integrations()
-        jobs, selection = self.jobs(selection)
-        for invalid in selection.invalid:
-            log.error("%s skipped: %s", invalid.label, invalid.reason)
         sink: Sink = PrintSink() if settings.dry_run else BackendSink(self.backend)
-        on_jobs(len(jobs))
         with self.state_store(selection.valid) as store:
+            selection, discovered = self.discover(selection, store)
+            jobs, selection = self.jobs(selection)
+            for invalid in selection.invalid:
+                log.error("%s", invalid.message, extra={"fields": {"event": "integration", "integration": invalid.id}})
+            on_jobs(len(jobs))
             report = run_sync(
                 jobs,
                 store=store,
@@ -164,16 +248,19 @@ class Runner:
                 dead_letters=None if settings.dry_run else DeadLetterFile(settings.dead_letter_file),
                 deadline_expired=self.deadline.expired,
                 on_result=on_result,
+                credentials=self.credentials.for_job,
             )
             report.invalid = selection.invalid
-            self._finish_integrations(jobs, report, store)
+            report.dry_run = settings.dry_run
+            self._finish_integrations(report, store, discovered)
         return report
 
-    def _finish_integrations(self, jobs: list[RepoJob], report: SyncReport, store: StateStore) -> None:
-        """Per integration: let the store write its cursors, then ``PUT lastSync`` if all went well."""
+    def _finish_integrations(self, report: SyncReport, store: StateStore, discovered: list[str]) -> None:
+        """Per integration: let the store write its cursors (and discovery cache), then ``PUT lastSync``
+        if all went well (not for an ad-hoc ``--repo`` run, which polls only some repositories)."""
         if self.settings.dry_run or report.fatal:
             return
-        by_integration: dict[str, list[RepoResult]] = {}
+        by_integration: dict[str, list[RepoResult]] = {integration_id: [] for integration_id in discovered}
         for result in report.results:
             by_integration.setdefault(result.job.integration.id, []).append(result)
         for integration_id, results in by_integration.items():
@@ -183,7 +270,7 @@ class Runner:
                 log.error("%s", error)
                 report.state_errors.append(str(error))
                 continue
-            if integration_id == ADHOC_INTEGRATION_ID:
+            if integration_id == ADHOC_INTEGRATION_ID or self.settings.repos or not results:
                 continue
             if any(result.status in UNFINISHED for result in results):
                 continue

@@ -35,6 +35,7 @@ class Settings:
     github_api_url: str = "https://api.github.com"
     github_token: SecretStr | None = None
     repos: tuple[str, ...] = ()
+    integration_id: str | None = None
     dry_run: bool = False
     state_kind: StateKind = "file"
     state_file: Path = field(default_factory=default_state_file)

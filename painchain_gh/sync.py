@@ -17,12 +17,10 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
-from pydantic import SecretStr
-
 from painchain_gh.enrich import Enricher
 from painchain_gh.errors import ExitCode, FailureScope, PainChainError
 from painchain_gh.forward import Sink
-from painchain_gh.github import GitHubClient, TokenBudget, token_fingerprint
+from painchain_gh.github import GitHubClient, TokenBudget, TokenSource, token_fingerprint
 from painchain_gh.jobs import RepoJob, interleave_by_token
 from painchain_gh.poll import PollSettings, poll_repository
 from painchain_gh.poll_images import OwnerClaims
@@ -33,7 +31,17 @@ from painchain_gh.threads import SidePool
 
 log = logging.getLogger("painchain_gh")
 
-ClientFactory = Callable[[str, SecretStr | None, TokenBudget], GitHubClient]
+ClientFactory = Callable[[str, TokenSource, TokenBudget], GitHubClient]
+# What a job authenticates with: the fingerprint its budget, ETags and caches are keyed by, and
+# its token source (a GitHub App's is keyed per installation, not per minted token).
+CredentialsFor = Callable[[RepoJob], tuple[str, TokenSource]]
+
+
+def token_credentials(job: RepoJob) -> tuple[str, TokenSource]:
+    """A job's integration token (or none) and its fingerprint."""
+    token = job.integration.config.token
+    return token_fingerprint(token), token
+
 
 DEADLINE_GRACE = 5.0  # seconds worker threads get to finish after the deadline before the run returns
 WAIT_STEP = 0.1  # how often the waiting thread looks at the deadline
@@ -131,6 +139,7 @@ class SyncRun:
         on_result: Callable[[RepoResult], None],
         now: int,
         side_workers: int = 1,
+        credentials: CredentialsFor = token_credentials,
     ) -> None:
         self.store = store
         self.sink = sink
@@ -145,6 +154,7 @@ class SyncRun:
         self.enricher = Enricher()  # extra requests (pull requests, compare, jobs, ...): cached per run
         self.owners = OwnerClaims()  # container images: one repository per owner polls them
         self.side = SidePool(workers=side_workers, name="stream")  # a repository's streams, side by side
+        self.credentials = credentials
         self.budgets: dict[str, TokenBudget] = {}
         self.clients: dict[tuple[str, str], GitHubClient] = {}
         self.stop_reason: str | None = None
@@ -153,9 +163,8 @@ class SyncRun:
         self._lock = threading.Lock()
 
     def client_for(self, job: RepoJob) -> GitHubClient:
-        """The client of the job's API and token, shared by every job using them."""
-        token = job.integration.config.token
-        fingerprint = token_fingerprint(token)
+        """The client of the job's API and token (or App installation), shared by every job using them."""
+        fingerprint, token = self.credentials(job)
         with self._lock:
             budget = self.budgets.get(fingerprint)
             if budget is None:
@@ -286,6 +295,7 @@ def run_sync(
     on_result: Callable[[RepoResult], None] = lambda result: None,
     clock: Callable[[], float] = time.time,
     grace: float = DEADLINE_GRACE,
+    credentials: CredentialsFor = token_credentials,
 ) -> SyncReport:
     """Poll every job once and return the report; state is committed per repository by the store."""
     started = time.monotonic()
@@ -301,6 +311,7 @@ def run_sync(
         on_result=on_result,
         now=int(clock()),
         side_workers=concurrency,  # the deployments of every repository in flight beside its runs
+        credentials=credentials,
     )
     results = run_in_threads(
         run.work,

@@ -15,7 +15,7 @@ import requests_mock
 from pydantic import SecretStr
 
 from painchain_gh.cursor import RepoState, mark_event, mark_item, mark_run
-from painchain_gh.github import GitHubClient, TokenBudget, token_fingerprint
+from painchain_gh.github import GitHubClient, TokenBudget, TokenSource, token_fingerprint
 from painchain_gh.http import Deadline, RetryPolicy
 from painchain_gh.jobs import RepoJob, build_jobs
 from painchain_gh.models import Integration
@@ -35,6 +35,7 @@ class MemoryStore:
         self.recorded: list[tuple[str, str]] = []  # (key, event or run id), in acknowledgement order
         self.committed: list[str] = []
         self.finished: list[tuple[str, list[str]]] = []
+        self.forgotten: list[str] = []
         self.closed = False
         self._lock = threading.Lock()
 
@@ -66,6 +67,12 @@ class MemoryStore:
         with self._lock:
             self.repos[key] = state.model_copy(deep=True)
             self.committed.append(key)
+
+    def forget(self, key: str) -> None:
+        """Delete the state of ``key``."""
+        with self._lock:
+            self.repos.pop(key, None)
+            self.forgotten.append(key)
 
     def finish_integration(self, integration_id: str, keys: Iterable[str]) -> None:
         """Note the call."""
@@ -140,7 +147,7 @@ def client_for(token: SecretStr | None = None, *, runtime: float = 60.0, reserve
     )
 
 
-def factory(api_url: str, token: SecretStr | None, budget: TokenBudget) -> GitHubClient:
+def factory(api_url: str, token: TokenSource, budget: TokenBudget) -> GitHubClient:
     """A :data:`~painchain_gh.sync.ClientFactory` for requests-mock."""
     return GitHubClient(
         session=requests.Session(),

@@ -280,3 +280,64 @@ def test_defaults_come_from_settings_once(monkeypatch: pytest.MonkeyPatch, envir
     sharded = build_settings(state_file=environment, shard="1/3", concurrency=4)
     assert sharded.state_file.name == "state.shard-1-of-3.json"
     assert sharded.concurrency == 4
+
+
+def test_check_reads_fine_grained_permissions_and_does_not_fail_without_get_user(
+    requests_mock: requests_mock.Mocker,
+) -> None:
+    row = integration_row("acme/api")
+    row["config"]["containerImages"] = True
+    BackendDouble(requests_mock, [row])
+    needs = "contents=read; metadata=read"
+    requests_mock.get(
+        f"{API}/user",
+        status_code=403,
+        json={"message": "Resource not accessible by integration"},
+        headers={"X-Accepted-GitHub-Permissions": needs},
+    )
+    requests_mock.get(f"{API}/repos/acme/api", json={"full_name": "acme/api"})
+    result = invoke("check")
+    token_line = next(line for line in result.stdout.splitlines() if "token of" in line)
+    assert token_line.startswith("ok") and "GET /user is not allowed" in token_line
+    assert "give the token Packages read access" in result.stdout  # containerImages without packages
+    assert any(line.startswith("ok") and "acme/api [clx1]" in line for line in result.stdout.splitlines())
+    assert result.exit_code == 0
+
+
+def test_check_names_the_missing_packages_scope_and_keeps_a_row_per_repository_when_the_token_fails(
+    requests_mock: requests_mock.Mocker,
+) -> None:
+    row = integration_row("acme/api", "acme/web")
+    row["config"]["containerImages"] = "true"
+    BackendDouble(requests_mock, [row])
+    requests_mock.get(f"{API}/user", json={"login": "octocat"}, headers={"X-OAuth-Scopes": "repo"})
+    requests_mock.get(f"{API}/repos/acme/api", json={})
+    requests_mock.get(f"{API}/repos/acme/web", json={})
+    result = invoke("check")
+    assert "containerImages is on: add the read:packages scope" in result.stdout
+    requests_mock.get(f"{API}/user", status_code=401, json={"message": "Bad credentials"})
+    refused = invoke("check")
+    lines = refused.stdout.splitlines()
+    assert [line.split()[0] for line in lines if "[clx1]" in line] == ["FAIL", "FAIL"]
+    assert refused.stdout.count("-> replace the token in the integration") == 3  # token row and each repository
+
+
+def test_a_partly_invalid_integration_is_logged_with_its_own_sentence(requests_mock: requests_mock.Mocker) -> None:
+    row = integration_row("acme/api")
+    row["config"]["repositories"] = ["acme/api", "not a repo", "acme/../x"]
+    BackendDouble(requests_mock, [row])
+    mock_repo(requests_mock, "acme/api")
+    result = invoke("sync", "--log-format", "json")
+    (line,) = [r["message"] for r in records(result) if r.get("event") == "integration"]
+    assert line.startswith("integration clx1 (integration clx1): 2 of 3 repositories skipped: ")
+    assert "clx1) skipped:" not in line
+    assert result.exit_code == ExitCode.PARTIAL
+
+
+def test_an_adhoc_sync_without_dry_run_or_integration_is_refused_with_exit_2(
+    requests_mock: requests_mock.Mocker,
+) -> None:
+    result = invoke("sync", "--repo", "acme/api")
+    assert result.exit_code == ExitCode.CONFIG
+    assert "--integration ID" in result.stderr and "--dry-run" in result.stderr
+    assert requests_mock.request_history == []

@@ -11,13 +11,13 @@ from pydantic import SecretStr
 
 from painchain_gh.discovery import (
     Discoverer,
-    DiscoveryCache,
     cache_key,
     diff_repositories,
     note_gone,
     prune_gone,
     with_repositories,
 )
+from painchain_gh.discovery_cache import DiscoveryCache
 from painchain_gh.errors import GitHubAuthError
 from painchain_gh.jobs import build_jobs
 from painchain_gh.models import Integration, select_integrations

@@ -278,3 +278,25 @@ def test_a_cursor_nested_thousands_deep_is_a_backend_error_not_a_traceback(
         client().get_integration("clx1")
     with pytest.raises(BackendError, match="not JSON"):
         load_backend_state(client())
+
+
+def test_the_discovery_entry_is_kept_in_the_backend_cursor_and_a_pruned_repository_removed(
+    requests_mock: requests_mock.Mocker,
+) -> None:
+    from painchain_gh.discovery_cache import CachedPage, DiscoveryCache, SourceCache
+
+    rows = [row("D1", cursor_with("1"))]
+    backend = Rows(requests_mock, rows)
+    page = CachedPage(url="https://api.github.com/orgs/acme/repos?per_page=100", etag='"e1"', repositories=("x/y",))
+    cache = DiscoveryCache(
+        sources={"owner:acme": SourceCache(api_url="https://api.github.com", pages=(page,))}, gone={"acme/api": 1.0}
+    )
+    store = BackendStore(client(), valid(rows))
+    assert store.get("T/D1/acme/api").events.seen  # the stored cursor
+    store.commit_repo("T/D1/*/*", RepoState(discovery=cache))
+    store.forget("T/D1/acme/api")
+    store.finish_integration("D1", [])
+    assert set(backend.cursor("D1")["repos"]) == {"*/*"}
+    reread = BackendStore(client(), valid(list(backend.rows.values())))
+    assert reread.get("T/D1/*/*").discovery == cache
+    assert reread.get("T/D1/acme/api") == RepoState()

@@ -8,10 +8,9 @@ import time
 
 import pytest
 import requests_mock
-from pydantic import SecretStr
 
 from painchain_gh.errors import BackendUnavailable, DeadlineReached, ExitCode, GitHubRateLimited, StateError
-from painchain_gh.github import GitHubClient, TokenBudget
+from painchain_gh.github import GitHubClient, TokenBudget, TokenSource
 from painchain_gh.jobs import RepoJob
 from painchain_gh.poll import PollSettings
 from painchain_gh.results import RepoResult, RepoStatus, SyncReport
@@ -112,7 +111,7 @@ def test_a_rejected_token_stops_its_integration_only(requests_mock: requests_moc
 
 
 def raising_factory(error: Exception, *, only: str | None = None) -> object:
-    def make(api_url: str, token: SecretStr | None, budget: TokenBudget) -> GitHubClient:
+    def make(api_url: str, token: TokenSource, budget: TokenBudget) -> GitHubClient:
         client = factory(api_url, token, budget)
         original = client.iter_pages
 

@@ -116,6 +116,7 @@ DEFAULT_LOCK_TIMEOUT = format_duration(Settings.lock_timeout)
 def build_settings(
     *,
     repo: list[str] | None = None,
+    integration: str | None = None,
     dry_run: bool | None = None,
     state: str | None = None,
     state_file: Path | None = None,
@@ -138,6 +139,7 @@ def build_settings(
         "github_api_url": os.environ.get("GITHUB_API_URL", "").strip() or None,
         "github_token": secret("GITHUB_TOKEN"),
         "repos": tuple(repo) if repo else None,
+        "integration_id": integration.strip() if integration and integration.strip() else None,
         "dry_run": dry_run,
         "state_kind": parse_state_kind(state) if state is not None else None,
         "state_file": state_path(state_file, parsed_shard),

@@ -26,7 +26,7 @@ from painchain_gh.cli.shared import (
     log,
     setup_logging,
 )
-from painchain_gh.errors import PainChainError
+from painchain_gh.errors import PainChainError, UsageError
 from painchain_gh.settings import Settings
 
 if TYPE_CHECKING:
@@ -39,6 +39,14 @@ def sync(
         bool, typer.Option("--dry-run", help="Fetch and transform; print events as JSON lines; change nothing.")
     ] = Settings.dry_run,
     repo: RepoOption = None,
+    integration: Annotated[
+        str | None,
+        typer.Option(
+            "--integration",
+            metavar="ID",
+            help="With --repo: post as this backend integration (its tenant and credentials; GITHUB_TOKEN wins).",
+        ),
+    ] = None,
     state: StateKindOption = DEFAULT_STATE_KIND,
     state_file: StateFileOption = None,
     initial_lookback: Annotated[
@@ -81,6 +89,7 @@ def sync(
         interactive = setup_logging(log_format, verbose)
         settings = build_settings(
             repo=repo,
+            integration=integration,
             dry_run=dry_run,
             state=state,
             state_file=state_file,
@@ -94,6 +103,10 @@ def sync(
             allow_api_host=allow_api_host,
             lock_timeout=lock_timeout,
         )
+        if settings.repos and not settings.dry_run and settings.integration_id is None:
+            from painchain_gh.runner import ADHOC_NEEDS_INTEGRATION  # noqa: PLC0415
+
+            raise UsageError(ADHOC_NEEDS_INTEGRATION)
         report = run(settings, interactive=interactive)
         export_metrics(report, metrics_file=metrics_file, pushgateway=pushgateway, shard=settings.shard)
         from painchain_gh.output import log_summary, print_summary_table  # noqa: PLC0415

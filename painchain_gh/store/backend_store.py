@@ -88,6 +88,7 @@ def compact(state: RepoState) -> RepoState:
         runs=runs,
         deployments=_compact_deployments(state.deployments),
         images=_compact_images(state.images),
+        discovery=state.discovery,
     )
 
 
@@ -168,6 +169,7 @@ class BackendStore:
         self._cursors: dict[str, dict[str, RepoState]] = {}
         self._unusable: dict[str, CursorUnusable] = {}
         self._dirty: dict[str, set[str]] = {}
+        self._removed: dict[str, set[str]] = {}
         self._mutex = threading.Lock()
 
     def _where(self, key: str) -> tuple[str, str]:
@@ -229,17 +231,26 @@ class BackendStore:
                 cursor[repo] = state.model_copy(deep=True)
                 self._dirty.setdefault(integration_id, set()).add(repo)
 
+    def forget(self, key: str) -> None:
+        """Removed from the integration's cursor when it is written."""
+        integration_id, repo = self._where(key)
+        with self._mutex:
+            self._cursor(integration_id).pop(repo, None)
+            self._dirty.get(integration_id, set()).discard(repo)
+            self._removed.setdefault(integration_id, set()).add(repo)
+
     def finish_integration(self, integration_id: str, keys: Iterable[str]) -> None:
         """Write the changed repositories' cursors of this integration (read-modify-write, verified)."""
         with self._mutex:
             changed = {
                 repo: compact(self._cursor(integration_id)[repo]) for repo in self._dirty.pop(integration_id, ())
             }
-        if not changed:
+            removed = self._removed.pop(integration_id, set())
+        if not changed and not removed:
             return
         label = self._labels.get(integration_id, f"integration {integration_id}")
         try:
-            write_cursor(self._backend, integration_id, changed, label=label)
+            write_cursor(self._backend, integration_id, changed, label=label, removed=removed)
         except (BackendError, StateError) as error:
             message = f"{label}: cursor not saved in the backend ({error}); the next run may re-send this run's events"
             raise StateError(message) from None
@@ -248,12 +259,21 @@ class BackendStore:
         """Nothing left: every integration was written in finish_integration."""
 
 
-def write_cursor(backend: BackendClient, integration_id: str, changed: dict[str, RepoState], *, label: str) -> None:
-    """Merge ``changed`` into ``config.cursor`` of a freshly read integration, PUT it, and verify.
+def write_cursor(
+    backend: BackendClient,
+    integration_id: str,
+    changed: dict[str, RepoState],
+    *,
+    label: str,
+    removed: Iterable[str] = (),
+) -> None:
+    """Merge ``changed`` into ``config.cursor`` of a freshly read integration (dropping ``removed``), PUT it,
+    and verify.
 
     A cursor written meanwhile by a newer painchain-gh is never replaced.
     """
     wanted = {repo: state.model_dump(mode="json") for repo, state in changed.items()}
+    gone = set(removed) - set(wanted)
     for _ in range(WRITE_ATTEMPTS):
         fresh = backend.get_integration(integration_id)
         if fresh is None or not isinstance(fresh.get("config"), dict):
@@ -265,13 +285,18 @@ def write_cursor(backend: BackendClient, integration_id: str, changed: dict[str,
             raise StateError(f"{label}: config.cursor has a newer format version ({version}); not written over")
         repos = cursor.get("repos") if isinstance(cursor, dict) else None
         repos = repos if isinstance(repos, dict) else {}
-        config["cursor"] = {"version": STATE_VERSION, "repos": {**repos, **wanted}}
+        kept = {repo: value for repo, value in repos.items() if repo not in gone}
+        config["cursor"] = {"version": STATE_VERSION, "repos": {**kept, **wanted}}
         backend.put_integration(integration_id, {"config": config})
         check = backend.get_integration(integration_id) or {}
         stored_config = check.get("config")
         stored = stored_config.get("cursor") if isinstance(stored_config, dict) else None
         stored_repos = stored.get("repos") if isinstance(stored, dict) else None
-        if isinstance(stored_repos, dict) and all(stored_repos.get(repo) == value for repo, value in wanted.items()):
+        if (
+            isinstance(stored_repos, dict)
+            and all(stored_repos.get(repo) == value for repo, value in wanted.items())
+            and not gone & stored_repos.keys()
+        ):
             return
     raise StateError(f"{label}: another writer kept replacing config.cursor")
 

@@ -32,6 +32,10 @@ class StateStore(Protocol):
         """Store a repository's state after its poll (ETags, floors, last poll time)."""
         ...
 
+    def forget(self, key: str) -> None:
+        """Delete the state of ``key`` (a repository gone from discovery for 30 days)."""
+        ...
+
     def finish_integration(self, integration_id: str, keys: Iterable[str]) -> None:
         """Called once an integration's repositories are done (the backend store writes here)."""
         ...
@@ -61,6 +65,9 @@ class ReadOnlyStore:
         """Dropped."""
 
     def commit_repo(self, key: str, state: RepoState) -> None:
+        """Dropped."""
+
+    def forget(self, key: str) -> None:
         """Dropped."""
 
     def finish_integration(self, integration_id: str, keys: Iterable[str]) -> None:

@@ -8,12 +8,14 @@ an optimisation lost, so it is dropped; anything else makes the cursor unreadabl
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from painchain_gh.cursor import ImagesCursor, RepoState
-from painchain_gh.timeutil import is_sane_epoch
+from painchain_gh.discovery_cache import DiscoveryCache
+from painchain_gh.timeutil import MAX_EPOCH, MIN_EPOCH, is_sane_epoch
 
 ETAG_MAX = 200
 ID_MAX = 100
@@ -62,7 +64,7 @@ def _checked_optional_epoch(value: int | None, *, where: str) -> None:
 
 def _streams(state: RepoState) -> list[tuple[str, BaseModel]]:
     """Every stream cursor of a repository by name (events, runs, deployments, and any added later)."""
-    streams = [(name, getattr(state, name)) for name in type(state).model_fields]
+    streams = [(name, getattr(state, name)) for name in type(state).model_fields if name != "discovery"]
     return [(name, value) for name, value in streams if isinstance(value, BaseModel)]
 
 
@@ -93,6 +95,8 @@ def check_repo_state(state: RepoState) -> RepoState:
         etag, owner = getattr(stream, "etag", None), getattr(stream, "etag_owner", None)
         if any(value is not None and not is_header_safe(value) for value in (etag, owner)):
             stream.etag = stream.etag_owner = None  # type: ignore[attr-defined]
+    if state.discovery is not None:
+        state.discovery = check_discovery(state.discovery)
     return state
 
 
@@ -106,6 +110,25 @@ def _check_images(images: ImagesCursor) -> None:
             checked_run_state(updated, where=f"images.packages.{name}")
     if images.owner_kind not in (None, "orgs", "users"):
         raise CursorError("images.owner_kind: not 'orgs' or 'users'")
+
+
+def check_discovery(cache: DiscoveryCache) -> DiscoveryCache:
+    """A discovery cache safe to use: a source whose page URLs leave its API base is dropped (it would
+    send the token elsewhere), unsafe ETags are dropped; a ``gone`` time out of range raises."""
+    for name, since in cache.gone.items():
+        if not (math.isfinite(since) and MIN_EPOCH <= since <= MAX_EPOCH):
+            raise CursorError(f"discovery.gone.{name}: not a timestamp between 1970 and 9999")
+    sources = {}
+    for key, source in cache.sources.items():
+        base = source.api_url.rstrip("/") + "/"
+        if not base.startswith(("https://", "http://")) or not all(page.url.startswith(base) for page in source.pages):
+            continue
+        pages = tuple(
+            page if page.etag is None or is_header_safe(page.etag) else page.model_copy(update={"etag": None})
+            for page in source.pages
+        )
+        sources[key] = source.model_copy(update={"pages": pages})
+    return cache.model_copy(update={"sources": sources})
 
 
 def parse_repo_state(value: Any) -> RepoState:

@@ -210,6 +210,10 @@ def fold_journal(repos: dict[str, str], path: Path, seed: _Seed | None = None) -
             key = record["key"]
             if not isinstance(key, str):
                 raise TypeError("key")
+            if record["op"] == "forget":
+                repos.pop(key, None)
+                applied += 1
+                continue
             base = repos.get(key) or (seed.text(key) if seed else None)
             current = RepoState.model_validate_json(base) if base else RepoState()
             repos[key] = apply_to_repo(current, record).model_dump_json()
@@ -301,6 +305,14 @@ class FileStore:
             # Not flushed: if a crash loses this line, the acknowledgements before it are in the
             # journal already and only the ETags and poll time are forgotten (one extra poll).
             self._write_journal(line, flush=False)
+
+    def forget(self, key: str) -> None:
+        """Journal the deletion of ``key``'s state."""
+        line = f'{{"op":"forget","key":{json.dumps(key)}}}\n'
+        with self._mutex:
+            self._repos.pop(key, None)
+            self._pending.pop(key, None)
+            self._write_journal(line)
 
     def finish_integration(self, integration_id: str, keys: Iterable[str]) -> None:
         """Nothing to do: the journal already holds everything."""

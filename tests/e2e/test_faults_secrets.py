@@ -72,9 +72,64 @@ def test_tokens_never_appear_in_output_or_state_files_across_failures(connector:
     assert runs[-1].returncode == 4
     runs.append(connector.run("deadletter", "retry", "--log-format", "text"))  # accepted this time
     assert runs[-1].returncode == 0
-    runs.append(connector.run("sync", "--repo", "acme/api-gateway", env={"GITHUB_TOKEN": REVOKED_TOKEN}))  # 401
+    runs.append(
+        connector.run(
+            "sync", "--repo", "acme/api-gateway", "--integration", "clx1", env={"GITHUB_TOKEN": REVOKED_TOKEN}
+        )
+    )  # 401
     assert runs[-1].returncode == 3
 
     assert journal_leaks == []
     assert leaks(runs, connector) == []
     assert set(backend.external_ids()) >= set(expected)
+
+
+def test_app_private_keys_and_minted_tokens_never_appear_in_output_or_state(connector: Connector) -> None:
+    """Secrets of GitHub Apps: the private key (whole or any line of it) and every minted installation
+    token stay out of stdout, stderr, state, journal and dead letters, through refusals and echoes."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    github, backend = connector.github, connector.backend
+    keys = [rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(2)]
+    pems = [
+        k.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+        ).decode()
+        for k in keys
+    ]
+    key_lines = [line for pem in pems for line in pem.splitlines() if "-----" not in line and len(line) > 20]
+    counter = iter(range(1000))
+    github.apps.token_factory = lambda: f"ghs_{CANARY}{next(counter):04d}minted"
+    github.apps.add_app(1, keys[0].public_key())
+    github.apps.add_app(2, keys[1].public_key())
+    github.apps.add_listed_repo("acme", "api-gateway")
+    github.apps.add_listed_repo("acme", "flaky")
+    github.apps.add_installation(1, "acme")
+    expected = seed_issues(github, count=3)
+    seed_issues(github, "acme/flaky", count=1)
+    app_config = {"appId": "1", "privateKey": pems[0]}
+    backend.add_integration(id="app", token=None, repositories=[], extra_config=app_config)
+    wrong_key = {"appId": "1", "privateKey": pems[1]}  # JWT signed with another key: 401
+    backend.add_integration(id="app-wrong-key", token=None, repositories=["acme/api-gateway"], extra_config=wrong_key)
+    not_installed = {"appId": "2", "privateKey": pems[1]}  # no installation: discovery fails
+    backend.add_integration(id="app-not-installed", token=None, repositories=[], extra_config=not_installed)
+    echo = f"proxy error for ghs_{CANARY}0000minted {key_lines[0]}"
+    github.fail_next("GET", "/acme/flaky/events$", 500, count=4, body={"message": echo})
+    backend.fail_next("POST", "/events$", 400, body={"message": f"bad request: {key_lines[1]}"})
+
+    metrics = connector.state_dir / "metrics.prom"
+    runs = [connector.run("sync", "--verbose", "--metrics-file", str(metrics))]
+    assert runs[-1].returncode == 3, runs[-1].stderr
+    assert metrics.read_text()  # scanned below with the state directory
+    assert github_requests_with(github, f"ghs_{CANARY}0000minted")  # minted tokens really were used
+    assert (connector.state_dir / "state.json.deadletter.jsonl").read_text()
+    runs.append(connector.run("sync", "--dry-run", "--log-format", "text"))
+    runs.append(connector.run("check"))
+    runs.append(connector.run("state", "show"))
+
+    assert leaks(runs, connector) == []
+    texts = [run.stdout + run.stderr for run in runs]
+    texts += [path.read_text() for path in connector.state_dir.rglob("*") if path.is_file()]
+    assert not [line for line in key_lines if any(line in text for text in texts)]
+    assert set(backend.external_ids()) >= set(expected[1:])

@@ -9,10 +9,10 @@ secret and no raw control character in anything printed.
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
@@ -92,17 +92,35 @@ def test_a_trickling_github_cannot_keep_the_run_past_max_runtime(connector: Conn
     assert_clean(again)
 
 
+# Started from this (large) pytest process, the connector's ru_maxrss would include this process's
+# resident memory (Linux counts the memory a child shares with its parent until its exec), so a
+# small Python process in between starts it and prints its exit code and its own peak.
+_MEASURE = (
+    "import os, subprocess, sys; "
+    "out, err = int(sys.argv[1]), int(sys.argv[2]); "
+    "p = subprocess.Popen(sys.argv[3:], stdout=out, stderr=err, stdin=subprocess.DEVNULL); "
+    "_, status, usage = os.wait4(p.pid, 0); "
+    "print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)"
+)
+
+
 def _peak_rss_mb(connector: Connector, *args: str) -> tuple[Run, float]:
     """Run the CLI and return it with its peak resident memory (wait4's ru_maxrss, in MB)."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        process = subprocess.Popen(
-            [*painchain_gh_command(), *args], env=connector.base_env(), stdout=out, stderr=err, stdin=subprocess.DEVNULL
+        fds = (out.fileno(), err.fileno())
+        measured = subprocess.run(
+            [sys.executable, "-c", _MEASURE, *map(str, fds), *painchain_gh_command(), *args],
+            env=connector.base_env(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            pass_fds=fds,
+            check=True,
         )
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
+        returncode_text, rss_text = measured.stdout.split()
         out.seek(0)
         err.seek(0)
-        return Run(process.returncode, out.read(), err.read()), usage.ru_maxrss / 1024
+        return Run(int(returncode_text), out.read(), err.read()), int(rss_text) / 1024
 
 
 def test_a_60_mb_body_fails_only_that_repository_without_being_held_in_memory(

@@ -1,0 +1,65 @@
+"""What each integration authenticates with in a run: its token, or its GitHub App installation.
+
+Budgets, ETag owners and caches are keyed by a fingerprint: the token's, or for an App the
+installation's (``app:{apiUrl}:{appId}:{installationId}``), never a minted token's text, so that
+a token minted again during a long run keeps its ETags and its budget.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from pydantic import SecretStr
+
+from painchain_gh.github import TokenSource, token_fingerprint
+from painchain_gh.github_app import AppCredentials, InstallationTokenProvider, TokenProviders
+from painchain_gh.jobs import RepoJob
+from painchain_gh.models import Integration
+
+
+def app_fingerprint(api_url: str, app_id: str, installation_id: int) -> str:
+    """The fingerprint of one App installation on one API (its budget, ETags and caches)."""
+    return token_fingerprint(SecretStr(f"app:{api_url.rstrip('/').lower()}:{app_id}:{installation_id}"))
+
+
+class RunCredentials:
+    """Token sources per integration for one run; one installation-token provider per integration (thread-safe)."""
+
+    def __init__(self, providers: TokenProviders) -> None:
+        self._providers = providers
+        self._lock = threading.Lock()
+        self._by_integration: dict[tuple[str, str], InstallationTokenProvider] = {}
+
+    def provider(self, integration: Integration, api_url: str) -> InstallationTokenProvider | None:
+        """The App installation's token provider of ``integration`` (None when it uses a token).
+
+        Chosen once per integration, so that discovered repositories do not change how its
+        installation is found (by its first configured repository, or the App's only installation).
+        """
+        key = (integration.id, api_url.rstrip("/"))
+        with self._lock:
+            provider = self._by_integration.get(key)
+            if provider is None:
+                credentials = AppCredentials.of(integration, api_url)
+                if credentials is None:
+                    return None
+                configured = integration.unique_repositories()
+                provider = self._providers.get(credentials, configured[0].full_name if configured else None)
+                self._by_integration[key] = provider
+            return provider
+
+    def for_integration(self, integration: Integration, api_url: str) -> tuple[str, TokenSource]:
+        """(fingerprint, token source) of ``integration`` on ``api_url``.
+
+        For an App this may ask GitHub which installation it is (raises GitHubError subclasses).
+        """
+        provider = self.provider(integration, api_url)
+        if provider is None:
+            token = integration.config.token
+            return token_fingerprint(token), token
+        installation_id = provider.installation_id()
+        return app_fingerprint(api_url, provider.credentials.app_id, installation_id), provider.current
+
+    def for_job(self, job: RepoJob) -> tuple[str, TokenSource]:
+        """:meth:`for_integration` of a job's integration and API."""
+        return self.for_integration(job.integration, job.api_url)
