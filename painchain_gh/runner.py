@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from urllib.parse import urlsplit
 
 import requests
@@ -44,11 +45,13 @@ from painchain_gh.store.base import ReadOnlyStore, StateStore
 from painchain_gh.store.deadletter import DeadLetterFile
 from painchain_gh.store.file_store import FileStore
 from painchain_gh.sync import run_sync
+from painchain_gh.threads import SidePool
 from painchain_gh.timeutil import format_time
 
 log = logging.getLogger("painchain_gh")
 
 ADHOC_INTEGRATION_ID = "adhoc"
+FINISH_CONCURRENCY = 8  # integrations whose cursor and lastSync are written to the backend at once
 ADHOC_NEEDS_INTEGRATION = (
     "--repo without --dry-run needs --integration ID: the backend integration whose tenant and "
     "credentials the events belong to (GITHUB_TOKEN, when set, replaces its credentials); "
@@ -226,9 +229,14 @@ class Runner:
         settings = self.settings
         if settings.repos and not settings.dry_run and settings.integration_id is None:
             raise UsageError(ADHOC_NEEDS_INTEGRATION)
-        if not settings.dry_run and not settings.repos:
-            self._register_quietly()
-        selection = self.integrations()
+        registration = SidePool(workers=1, name="register")
+        registered = (
+            registration.submit(self._register_quietly) if not settings.dry_run and not settings.repos else None
+        )
+        selection = self.integrations()  # while the connector type is registered
+        if registered is not None:
+            registered.result()
+        registration.close()
         sink: Sink = PrintSink() if settings.dry_run else BackendSink(self.backend)
         with self.state_store(selection.valid) as store:
             selection, discovered = self.discover(selection, store)
@@ -263,23 +271,35 @@ class Runner:
         by_integration: dict[str, list[RepoResult]] = {integration_id: [] for integration_id in discovered}
         for result in report.results:
             by_integration.setdefault(result.job.integration.id, []).append(result)
-        for integration_id, results in by_integration.items():
-            try:
-                store.finish_integration(integration_id, [result.job.key for result in results])
-            except StateError as error:
-                log.error("%s", error)
-                report.state_errors.append(str(error))
-                continue
-            if integration_id == ADHOC_INTEGRATION_ID or self.settings.repos or not results:
-                continue
-            if any(result.status in UNFINISHED for result in results):
-                continue
-            if all(result.status is RepoStatus.NOT_DUE for result in results):
-                continue
-            try:
-                self.backend.put_integration(integration_id, {"lastSync": format_time(time.time())})
-            except BackendError as error:
-                log.warning("lastSync of integration %s not recorded: %s", integration_id, error)
+        # One or two backend round trips per integration (the cursor, lastSync): side by side.
+        pool = SidePool(workers=min(FINISH_CONCURRENCY, len(by_integration)), name="finish")
+        pending = [
+            pool.submit(partial(self._finish_integration, integration_id, results, store, report))
+            for integration_id, results in by_integration.items()
+        ]
+        for future in pending:
+            future.result()
+        pool.close()
+
+    def _finish_integration(
+        self, integration_id: str, results: list[RepoResult], store: StateStore, report: SyncReport
+    ) -> None:
+        try:
+            store.finish_integration(integration_id, [result.job.key for result in results])
+        except StateError as error:
+            log.error("%s", error)
+            report.state_errors.append(str(error))
+            return
+        if integration_id == ADHOC_INTEGRATION_ID or self.settings.repos or not results:
+            return
+        if any(result.status in UNFINISHED for result in results):
+            return
+        if all(result.status is RepoStatus.NOT_DUE for result in results):
+            return
+        try:
+            self.backend.put_integration(integration_id, {"lastSync": format_time(time.time())})
+        except BackendError as error:
+            log.warning("lastSync of integration %s not recorded: %s", integration_id, error)
 
 
 def _tokens_in(rows: object) -> list[object]:
