@@ -250,6 +250,22 @@ def test_register_posts_the_connector_type(
     assert "backend-secret-for-tests" not in result.stderr
 
 
+def test_sync_registers_the_type_beside_the_integrations_and_a_refusal_is_only_a_warning(
+    requests_mock: requests_mock.Mocker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = seeded(requests_mock)
+    monkeypatch.setenv("BACKEND_API_TOKEN", "backend-secret-for-tests")
+
+    first = invoke("sync", "--log-format", "json")
+    requests_mock.post(f"{BACKEND}/integrations/types/register", status_code=403, json={"message": "no"})
+    second = invoke("sync", "--log-format", "json", "--force")
+
+    assert [payload["id"] for payload in backend.registered] == ["github"]
+    assert (first.exit_code, second.exit_code) == (0, 0)
+    assert any("connector type not registered" in record["message"] for record in records(second))
+    assert len(backend.events) == 3
+
+
 def test_check_reports_each_token_and_repository(requests_mock: requests_mock.Mocker) -> None:
     BackendDouble(requests_mock, [integration_row("acme/api", "acme/gone")])
     requests_mock.get(f"{API}/user", json={"login": "octocat"}, headers={"X-OAuth-Scopes": "repo, workflow"})
