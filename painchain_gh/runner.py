@@ -122,6 +122,7 @@ class Runner:
             deadline=self.deadline,
             policy=self.policy,
             sleep=self.sleep,
+            max_body_bytes=settings.max_response_bytes,
         )
 
     def github_client(self, api_url: str, token: TokenSource, budget: TokenBudget) -> GitHubClient:
@@ -134,6 +135,7 @@ class Runner:
             deadline=self.deadline,
             policy=self.policy,
             sleep=self.sleep,
+            max_body_bytes=self.settings.max_response_bytes,
         )
 
     def integrations(self) -> IntegrationSelection:

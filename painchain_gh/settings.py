@@ -50,6 +50,12 @@ class Settings:
     shard: Shard | None = None
     lock_timeout: float = 0.0
     retry_base_delay: float = 0.5
+    max_response_mb: int = 10  # a larger answer from GitHub or the backend is not read (memory stays bounded)
+
+    @property
+    def max_response_bytes(self) -> int:
+        """``max_response_mb`` in bytes."""
+        return self.max_response_mb * 1024 * 1024
 
     @property
     def dead_letter_file(self) -> Path:

@@ -298,6 +298,23 @@ def test_defaults_come_from_settings_once(monkeypatch: pytest.MonkeyPatch, envir
     assert sharded.concurrency == 4
 
 
+def test_max_response_mb_caps_what_is_read_from_github(requests_mock: requests_mock.Mocker) -> None:
+    backend = seeded(requests_mock)
+    big = [with_id(issues_event(title="x" * 12_000), 100 + n, 60) for n in range(100)]  # about 1.2 MiB
+    requests_mock.get(f"{API}/repos/acme/api/events?per_page=100", json=big)
+
+    capped = invoke("sync", "--log-format", "json", "--max-response-mb", "1")
+    roomy = invoke("sync", "--log-format", "json", "--max-response-mb", "2")
+
+    assert capped.exit_code == ExitCode.PARTIAL
+    failed = [record for record in records(capped) if record.get("status") == "failed"]
+    assert [record["repository"] for record in failed] == ["acme/api"]
+    assert "larger than 1 MB" in failed[0]["error"]
+    assert roomy.exit_code == 0
+    assert len([body for _, body in backend.events if body["project"] == "acme/api"]) == 100
+    assert invoke("sync", "--max-response-mb", "0").exit_code == ExitCode.CONFIG
+
+
 def test_check_reads_fine_grained_permissions_and_does_not_fail_without_get_user(
     requests_mock: requests_mock.Mocker,
 ) -> None:

@@ -129,6 +129,7 @@ def build_settings(
     shard: str | None = None,
     allow_api_host: list[str] | None = None,
     lock_timeout: str | None = None,
+    max_response_mb: int | None = None,
 ) -> Settings:
     """Settings from flags plus the environment (the only place that reads it); unset values keep
     the defaults of :class:`Settings`."""
@@ -152,6 +153,7 @@ def build_settings(
         "allowed_hosts": allowed_hosts(allow_api_host),
         "shard": parsed_shard,
         "lock_timeout": duration("--lock-timeout", lock_timeout),
+        "max_response_mb": max_response_mb,
     }
     interval_text = os.environ.get("POLLING_INTERVAL", "").strip()
     retry_text = os.environ.get("PAINCHAIN_GH_RETRY_BASE_DELAY", "").strip()

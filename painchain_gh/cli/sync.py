@@ -74,6 +74,15 @@ def sync(
     shard: ShardOption = None,
     allow_api_host: AllowApiHostOption = None,
     lock_timeout: Annotated[str, typer.Option(help="Wait this long for another sync's lock.")] = DEFAULT_LOCK_TIMEOUT,
+    max_response_mb: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=1024,
+            envvar="PAINCHAIN_GH_MAX_RESPONSE_MB",
+            help="Largest answer read from GitHub or the backend, in MiB; a larger one fails that request.",
+        ),
+    ] = Settings.max_response_mb,
     metrics_file: Annotated[
         Path | None,
         typer.Option(envvar="PAINCHAIN_GH_METRICS_FILE", help="Write the run's metrics here (node-exporter textfile)."),
@@ -102,6 +111,7 @@ def sync(
             shard=shard,
             allow_api_host=allow_api_host,
             lock_timeout=lock_timeout,
+            max_response_mb=max_response_mb,
         )
         if settings.repos and not settings.dry_run and settings.integration_id is None:
             from painchain_gh.runner import ADHOC_NEEDS_INTEGRATION  # noqa: PLC0415
