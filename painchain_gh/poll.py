@@ -22,7 +22,7 @@ from painchain_gh import deployments
 from painchain_gh.cursor import RepoState, is_changed_run, is_new_event, mark_event, start_floor
 from painchain_gh.deployments import DeploymentsFetched
 from painchain_gh.enrich import Enricher
-from painchain_gh.errors import GitHubRepoError
+from painchain_gh.errors import GitHubAuthError, GitHubRepoError
 from painchain_gh.forward import Outgoing, Sink, forward
 from painchain_gh.github import GitHubClient
 from painchain_gh.jobs import RepoJob
@@ -87,7 +87,13 @@ def poll_repository(
     for cursor in (state.events, state.runs, state.deployments):
         cursor.floor = start_floor(cursor.floor, now=now, lookback=settings.initial_lookback)
 
-    events, runs, deploys = _fetch(job, client, state, result, enricher=enricher, side=side)
+    try:
+        events, runs, deploys = _fetch(job, client, state, result, enricher=enricher, side=side)
+    except (GitHubAuthError, GitHubRepoError):
+        if state.events.etag is not None:  # next run: the events alone first, until they answer again
+            state.events.etag = None
+            store.commit_repo(job.key, state)
+        raise
     result.gap = events.gap
     ctx = _context(job)
     outgoing = _new_events(job, state, events.items, client=client, ctx=ctx, enricher=enricher, result=result)
@@ -143,20 +149,27 @@ def _fetch(
 ) -> tuple[Fetched, Fetched, DeploymentsFetched]:
     """The wanted streams, each conditional on the ETag got with this token; one not wanted costs nothing.
 
-    The events come first: when they fail (a bad token, a deleted repository) nothing more is
-    spent on the repository. Then, with a ``side`` pool, workflow runs and deployments are
-    requested side by side: a repository costs two round trips instead of three.
+    A repository that answered this token before (its events ETag is this token's) has its three
+    streams requested side by side on the ``side`` pool: one round trip, three free 304s when it
+    is quiet. Otherwise the events come first, so that a bad token or a missing repository costs
+    one request, not three; then runs and deployments side by side.
     """
     fingerprint = client.budget.fingerprint
     base = f"/repos/{job.repository.owner}/{job.repository.repo}"
-    events = Fetched([], state.events.etag, True)
-    if any(wants(job, kind) for kind in EVENTS_API_KINDS):
-        events_etag = state.events.etag if state.events.etag_owner == fingerprint else None
-        events = fetch_events(client, f"{base}/events", state.events, etag=events_etag)
     runs_call = _runs_call(client, state, base, fingerprint) if wants(job, "workflow_run") else None
     deploys_call = _deployments_call(job, client, state, enricher) if wants(job, "deployment") else None
-    deploys_later = side.submit(deploys_call) if side and deploys_call and runs_call else None
-    runs, runs_warning = runs_call() if runs_call else (Fetched([], state.runs.etag, True), None)
+    known = state.events.etag is not None and state.events.etag_owner == fingerprint
+    ahead = side if known else None  # streams sent before the events answer
+    runs_later = ahead.submit(runs_call) if ahead and runs_call else None
+    deploys_later = ahead.submit(deploys_call) if ahead and deploys_call else None
+    events = Fetched([], state.events.etag, True)
+    if any(wants(job, kind) for kind in EVENTS_API_KINDS):
+        events = fetch_events(client, f"{base}/events", state.events, etag=state.events.etag if known else None)
+    if side and not ahead and deploys_call and runs_call:  # the events answered: the other two together
+        deploys_later = side.submit(deploys_call)
+    runs, runs_warning = Fetched([], state.runs.etag, True), None
+    if runs_call is not None:
+        runs, runs_warning = runs_later.result() if runs_later else runs_call()
     deploys, deploys_warning = DeploymentsFetched(not_modified=True), None
     if deploys_call is not None:
         deploys, deploys_warning = deploys_later.result() if deploys_later else deploys_call()

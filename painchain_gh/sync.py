@@ -310,7 +310,7 @@ def run_sync(
         deadline_expired=deadline_expired,
         on_result=on_result,
         now=int(clock()),
-        side_workers=concurrency,  # the deployments of every repository in flight beside its runs
+        side_workers=concurrency * 2,  # runs and deployments of every repository, beside its events
         credentials=credentials,
     )
     results = run_in_threads(

@@ -1,7 +1,7 @@
 """A small pool of daemon threads for calls a repository's poll makes side by side.
 
-Once a repository's events have answered, its workflow runs and deployments are independent
-requests: sent together, the repository costs two round trips instead of three. ``ThreadPoolExecutor`` would do,
+A repository's streams (events, workflow runs, deployments) are independent requests: sent
+together, a repository costs one round trip instead of three (see ``poll._fetch``). ``ThreadPoolExecutor`` would do,
 but its threads are joined when the interpreter exits, so one request stuck on a silent server
 would hold the process (and the state lock) after the run's deadline; these threads are daemons,
 like the run's workers, and are bounded by the same deadline through the requests they make.
