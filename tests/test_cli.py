@@ -374,3 +374,11 @@ def test_an_adhoc_sync_without_dry_run_or_integration_is_refused_with_exit_2(
     assert result.exit_code == ExitCode.CONFIG
     assert "--integration ID" in result.stderr and "--dry-run" in result.stderr
     assert requests_mock.request_history == []
+
+
+def test_exit_status_is_what_the_interpreter_would_set(capsys: pytest.CaptureFixture[str]) -> None:
+    from painchain_gh.cli.app import exit_status
+
+    assert [exit_status(code) for code in (None, 0, 3, 130, 256 + 6)] == [0, 0, 3, 130, 6]
+    assert exit_status("usage: broken") == 1
+    assert capsys.readouterr().err == "usage: broken\n"
