@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from painchain_gh.timeutil import format_time
+
 CONNECTOR = "github"
 
 
@@ -28,6 +30,20 @@ class RepoContext:
     def repo_url(self) -> str:
         """The repository's page."""
         return f"{self.web_url}/{self.owner}/{self.repo}"
+
+    def event(
+        self, *, title: str, moment: int, external_id: str, data: dict[str, Any], tiebreak: int
+    ) -> PainChainEvent:
+        """The event of this repository that happened at ``moment`` (``tiebreak`` orders equal moments)."""
+        return PainChainEvent(
+            title=title,
+            project=self.project,
+            timestamp=format_time(moment),
+            external_id=external_id,
+            integration_id=self.integration_id,
+            data=data,
+            sort_key=(moment, tiebreak),
+        )
 
 
 @dataclass(frozen=True)

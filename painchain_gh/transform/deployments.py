@@ -86,14 +86,12 @@ def to_deployment_event(
             "created_at": format_time(moment),
         }
     )
-    return PainChainEvent(
+    return ctx.event(
         title=f"Deployment to {environment}: {state}",
-        project=ctx.project,
-        timestamp=format_time(moment),
+        moment=moment,
         external_id=external_id,
-        integration_id=ctx.integration_id,
         data=data,
-        sort_key=(moment, int(key) if status is not None else int(dep_id)),
+        tiebreak=int(key) if status is not None else int(dep_id),
     )
 
 

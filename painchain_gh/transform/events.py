@@ -90,14 +90,12 @@ def to_event(raw: Mapping[str, Any], ctx: RepoContext, pulls: Pulls | None = Non
     )
     data["github_event_id"] = identifier
     data["created_at"] = format_time(created)
-    return PainChainEvent(
+    return ctx.event(
         title=title,
-        project=ctx.project,
-        timestamp=format_time(created),
+        moment=created,
         external_id=external_id,
-        integration_id=ctx.integration_id,
         data=data,
-        sort_key=(created, int(identifier[:18])),
+        tiebreak=int(identifier[:18]),
     )
 
 

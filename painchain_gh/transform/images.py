@@ -82,12 +82,10 @@ def to_image_event(
             "created_at": format_time(created),
         }
     )
-    return PainChainEvent(
+    return ctx.event(
         title=f"Image published: {image}:{tags[0]}",
-        project=ctx.project,
-        timestamp=format_time(created),
+        moment=created,
         external_id=external_id,
-        integration_id=ctx.integration_id,
         data=data,
-        sort_key=(created, version_id),
+        tiebreak=version_id,
     )

@@ -98,12 +98,10 @@ def to_run_event(run: Mapping[str, Any], ctx: RepoContext) -> PainChainEvent | S
             "created_at": format_time(created),
         }
     )
-    return PainChainEvent(
+    return ctx.event(
         title=f"[Workflow] {name}: {state_label}",
-        project=ctx.project,
-        timestamp=format_time(moment),
+        moment=moment,
         external_id=external_id,
-        integration_id=ctx.integration_id,
         data=data,
-        sort_key=(moment, run_id),
+        tiebreak=run_id,
     )
