@@ -1,0 +1,73 @@
+"""Enrichment and image transforms over GitHub's own OpenAPI examples (github/rest-api-description),
+checked against golden events; sources in tests/fixtures/github/SOURCES.md."""
+
+from __future__ import annotations
+
+import copy
+
+from painchain_gh.transform import PainChainEvent, Skip, to_run_event
+from painchain_gh.transform.details import with_failed_jobs
+from painchain_gh.transform.images import package_context, to_image_event
+from tests.test_transform_golden import CTX, check_golden, load
+
+JOBS = load("workflow-jobs_list_job-paginated.rest-api-description.json")
+VERSION = load("package-version_container_package-version-org.rest-api-description.json")
+NPM_VERSIONS = load("package-versions_list_package-versions-for-org.rest-api-description.json")
+RUN = load("actions-runs_created-date_2024-02-01.pygithub.json")["workflow_runs"][0]
+# The package the version example belongs to (its URLs name org "github", container "hello_docker").
+PACKAGE = {"name": "hello_docker", "owner": {"login": "github"}}
+
+
+def built(result: PainChainEvent | Skip) -> PainChainEvent:
+    assert isinstance(result, PainChainEvent), result
+    return result
+
+
+def failed_run() -> PainChainEvent:
+    return built(to_run_event({**RUN, "status": "completed", "conclusion": "failure"}, CTX))
+
+
+def test_documented_successful_job_is_not_listed_as_failed() -> None:
+    event = with_failed_jobs(failed_run(), RUN, JOBS["jobs"])
+    check_golden("workflow-run-failed-with-docs-jobs", event.body())
+    assert event.data["failed_jobs"] == []
+    assert event.data["logs_url"] == RUN["logs_url"]
+    assert "details_missing" not in event.data
+
+
+def test_documented_job_failing_at_run_tests_names_the_step_and_job_url() -> None:
+    jobs = copy.deepcopy(JOBS["jobs"])
+    jobs[0]["conclusion"] = "failure"
+    step = next(s for s in jobs[0]["steps"] if s["name"] == "Run Tests")
+    step["conclusion"] = "failure"
+    event = with_failed_jobs(failed_run(), RUN, jobs)
+    check_golden("workflow-run-failed-with-docs-jobs-failing-step", event.body())
+    assert event.data["failed_jobs"] == [
+        {
+            "name": "build",
+            "conclusion": "failure",
+            "url": "https://github.com/octo-org/octo-repo/runs/29679449/jobs/399444496",
+            "failed_step": "Run Tests",
+        }
+    ]
+
+
+def test_documented_container_version_matches_golden() -> None:
+    ctx = package_context(PACKAGE, owner="github", integration_id="clx1", web_url="https://github.com")
+    assert ctx.project == "github/hello_docker"  # no linked repository in the example
+    event = built(to_image_event(PACKAGE, VERSION, owner="github", ctx=ctx))
+    check_golden("image-published_docs-package-version-org", event.body())
+    assert event.title == "Image published: ghcr.io/github/hello_docker:latest"
+    assert event.data["digest"] == VERSION["name"]
+    assert event.data["tags"] == ["latest"]
+    assert event.data["url"] == VERSION["html_url"]
+    assert event.data["version_id"] == 836 and event.external_id == "github-image-836"
+    assert event.data["created_at"] == "2020-05-19T22:19:11Z"
+    assert event.data["author"] == "github"
+
+
+def test_documented_npm_versions_have_no_container_tags_and_are_skipped() -> None:
+    package = {"name": "hello-world-npm", "owner": {"login": "octo-org"}}
+    ctx = package_context(package, owner="octo-org", integration_id="clx1", web_url="https://github.com")
+    for version in NPM_VERSIONS:
+        assert to_image_event(package, version, owner="octo-org", ctx=ctx) == Skip("ignored:image.untagged")
