@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import copy
 
-from painchain_gh.transform import PainChainEvent, Skip, to_run_event
-from painchain_gh.transform.details import with_failed_jobs
+from painchain_gh.transform import PainChainEvent, Skip, to_event, to_run_event
+from painchain_gh.transform.details import with_compare, with_failed_jobs, with_files
 from painchain_gh.transform.images import package_context, to_image_event
 from tests.test_transform_golden import CTX, check_golden, load
 
+COMPARE = load("compare_commit-comparison_trimmed.rest-api-description.json")
+PULL_FILES = load("pull-files_list_diff-entry-items.rest-api-description.json")
+TRIMMED_PUSH = load("event_PushEvent_post-2025-10_hand-trimmed.octocrab.json")
+TRIMMED_PR = load("event_PullRequestEvent_post-2025-10_hand-trimmed.octocrab.json")
 JOBS = load("workflow-jobs_list_job-paginated.rest-api-description.json")
 VERSION = load("package-version_container_package-version-org.rest-api-description.json")
 NPM_VERSIONS = load("package-versions_list_package-versions-for-org.rest-api-description.json")
@@ -21,6 +25,26 @@ PACKAGE = {"name": "hello_docker", "owner": {"login": "github"}}
 def built(result: PainChainEvent | Skip) -> PainChainEvent:
     assert isinstance(result, PainChainEvent), result
     return result
+
+
+def test_documented_comparison_fills_the_push_with_its_commit_and_file() -> None:
+    event = with_compare(built(to_event(TRIMMED_PUSH, CTX)), COMPARE)
+    check_golden("push-with-docs-compare", event.body())
+    assert event.title.endswith("(1 commit)")
+    assert event.data["commit_count"] == 1
+    assert event.data["commits"] == [
+        {"sha": "6dcb09b5b57875f334f61aebed695e2e4193db5e", "message": "Fix all the bugs", "author": "octocat"}
+    ]
+    assert event.data["files_changed"] == ["file1.txt"]
+    assert (event.data["additions"], event.data["deletions"]) == (103, 21)
+    assert "details_missing" not in event.data
+
+
+def test_documented_pull_request_files_give_the_file_names() -> None:
+    pulls = {8: {"number": 8, "title": "Add test file", "user": {"login": "wayofthepie"}, "state": "open"}}
+    event = with_files(built(to_event(TRIMMED_PR, CTX, pulls)), PULL_FILES)
+    check_golden("pull-request-with-docs-files", event.body())
+    assert event.data["files_changed"] == ["file1.txt"]
 
 
 def failed_run() -> PainChainEvent:
