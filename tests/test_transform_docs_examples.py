@@ -6,11 +6,13 @@ from __future__ import annotations
 import copy
 
 from painchain_gh.transform import PainChainEvent, Skip, to_event, to_run_event
-from painchain_gh.transform.details import with_compare, with_failed_jobs, with_files
+from painchain_gh.transform.details import with_compare, with_failed_jobs, with_files, with_reviews
 from painchain_gh.transform.images import package_context, to_image_event
 from tests.test_transform_golden import CTX, check_golden, load
 
 COMPARE = load("compare_commit-comparison_trimmed.rest-api-description.json")
+PULL = load("pull_get_pull-request_trimmed.rest-api-description.json")
+REVIEW = load("pull-review_official-docs-example.github-docs.json")
 PULL_FILES = load("pull-files_list_diff-entry-items.rest-api-description.json")
 TRIMMED_PUSH = load("event_PushEvent_post-2025-10_hand-trimmed.octocrab.json")
 TRIMMED_PR = load("event_PullRequestEvent_post-2025-10_hand-trimmed.octocrab.json")
@@ -45,6 +47,35 @@ def test_documented_pull_request_files_give_the_file_names() -> None:
     event = with_files(built(to_event(TRIMMED_PR, CTX, pulls)), PULL_FILES)
     check_golden("pull-request-with-docs-files", event.body())
     assert event.data["files_changed"] == ["file1.txt"]
+
+
+def test_documented_pull_request_fills_the_trimmed_stub() -> None:
+    raw = copy.deepcopy(TRIMMED_PR)
+    raw["payload"]["action"] = "merged"
+    # The stub is pull request 8; the documented GET /pulls/{n} answer stands in for it.
+    event = built(to_event(raw, CTX, {8: PULL}))
+    event = with_files(with_reviews(event, [REVIEW]), PULL_FILES)
+    check_golden("pull-request-merged-with-docs-details", event.body())
+    assert event.title == "Pull request merged: Amazing new feature"
+    assert event.data["url"] == "https://github.com/octocat/Hello-World/pull/1347"
+    assert event.data["author"] == "octocat" and event.data["merged_by"] == "octocat"
+    assert (event.data["additions"], event.data["deletions"], event.data["changed_files"]) == (100, 3, 5)
+    assert (event.data["comments"], event.data["review_comments"]) == (10, 0)
+    assert event.data["labels"] == ["bug"]
+    assert event.data["description"] == "Please pull these awesome changes in!"
+    assert event.data["reviewers"] == ["octocat"] and event.data["approvals"] == 1
+    assert event.data["files_changed"] == ["file1.txt"]
+    # The stub's own head/base win over the enrichment's.
+    assert event.data["head_sha"] == TRIMMED_PR["payload"]["pull_request"]["head"]["sha"]
+
+
+def test_documented_pull_request_closed_with_merged_false_is_not_a_merge() -> None:
+    # The example says merged: false next to a merged_at; GET /pulls/{n}'s merged flag decides.
+    raw = copy.deepcopy(TRIMMED_PR)
+    raw["payload"]["action"] = "closed"
+    event = built(to_event(raw, CTX, {8: PULL}))
+    assert event.data["action"] == "closed" and event.data["merged"] is False
+    assert event.title == "Pull request closed: Amazing new feature"
 
 
 def failed_run() -> PainChainEvent:
