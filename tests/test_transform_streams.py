@@ -26,8 +26,10 @@ REVIEW = load("pull-review_official-docs-example.github-docs.json")
 TRIMMED_PUSH = load("event_PushEvent_post-2025-10_hand-trimmed.octocrab.json")
 TRIMMED_PR = load("event_PullRequestEvent_post-2025-10_hand-trimmed.octocrab.json")
 RUN = load("actions-runs_created-date_2024-02-01.pygithub.json")["workflow_runs"][0]
+PULL_FILES = load("pull-files_list_diff-entry-items.rest-api-description.json")
 
-# Shapes from https://docs.github.com/en/rest/commits/commits#compare-two-commits (written here).
+# Shapes from https://docs.github.com/en/rest/commits/commits#compare-two-commits (written here): several
+# commits with a null GitHub author; the documented example is tested in test_transform_docs_examples.py.
 COMPARE = {
     "status": "ahead",
     "ahead_by": 3,
@@ -133,11 +135,12 @@ def test_merged_pull_request_with_list_item_reviews_and_files_matches_golden() -
     changes = {**REVIEW, "id": 81, "state": "CHANGES_REQUESTED", "user": {"login": "hubot"}}
     event = built(to_event(raw, CTX, {8: full}))
     event = with_reviews(event, [REVIEW, changes, REVIEW])
-    event = with_files(event, [{"filename": "a.py"}, {"filename": "b.py"}])
+    event = with_files(event, PULL_FILES)
     check_golden("pull-request-merged-enriched", event.body())
     assert event.title == "Pull request merged: Add test file"
     assert (event.data["merged_by"], event.data["additions"], event.data["changed_files"]) == ("octocat", 5, 2)
     assert event.data["reviewers"] == ["octocat", "hubot"]
+    assert event.data["files_changed"] == ["file1.txt"]
     assert (event.data["approvals"], event.data["changes_requested"]) == (2, 1)
     assert len(event.data["description"]) == 1000 and event.data["labels"] == ["bug"]
 
