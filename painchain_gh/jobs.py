@@ -148,6 +148,23 @@ def _normalized_origins(entries: frozenset[str]) -> frozenset[str]:
     return frozenset(origins)
 
 
+def integration_api_url(
+    integration: Integration, *, default_api_url: str, allowed: frozenset[str]
+) -> tuple[str, str | None]:
+    """The API base an integration uses, and why it may not be contacted (None when it may).
+
+    ``allowed`` holds origins (or entries :func:`parse_allowed_origin` accepts); the origin of
+    ``default_api_url`` is always allowed, and an integration without ``apiUrl`` uses it.
+    """
+    default = default_api_url.rstrip("/")
+    if not integration.config.api_url:
+        return default, None
+    api_url = integration.config.api_url.rstrip("/")
+    default_origin = api_origin(default)
+    origins = _normalized_origins(allowed) | ({default_origin} if default_origin else set())
+    return api_url, check_api_url(api_url, frozenset(origins))
+
+
 def build_jobs(
     integrations: list[Integration],
     *,
@@ -163,15 +180,11 @@ def build_jobs(
     """
     jobs: list[RepoJob] = []
     refused: list[InvalidIntegration] = []
-    default_origin = api_origin(default_api_url.rstrip("/"))
-    allowed = _normalized_origins(allowed_hosts) | ({default_origin} if default_origin else set())
     for integration in integrations:
-        api_url = (integration.config.api_url or default_api_url).rstrip("/")
-        if integration.config.api_url:
-            reason = check_api_url(api_url, allowed)
-            if reason:
-                refused.append(InvalidIntegration(integration.id, integration.name, reason))
-                continue
+        api_url, reason = integration_api_url(integration, default_api_url=default_api_url, allowed=allowed_hosts)
+        if reason:
+            refused.append(InvalidIntegration(integration.id, integration.name, reason))
+            continue
         interval = integration.config.polling.interval
         for repository in integration.unique_repositories():
             job = RepoJob(

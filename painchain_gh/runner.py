@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
-from urllib.parse import urlsplit
 
 import requests
 from pydantic import SecretStr, ValidationError
@@ -27,7 +26,7 @@ from painchain_gh.forward import BackendSink, PrintSink, Sink
 from painchain_gh.github import GitHubClient, TokenBudget, TokenSource
 from painchain_gh.github_app import TokenProviders
 from painchain_gh.http import Deadline, RetryPolicy, new_session
-from painchain_gh.jobs import RepoJob, api_origin, build_jobs, check_api_url
+from painchain_gh.jobs import RepoJob, build_jobs, integration_api_url
 from painchain_gh.models import (
     Integration,
     IntegrationSelection,
@@ -154,11 +153,10 @@ class Runner:
 
     def jobs(self, selection: IntegrationSelection) -> tuple[list[RepoJob], IntegrationSelection]:
         """Jobs of this shard, and the selection with integrations refused for their apiUrl added."""
-        allowed = self.settings.allowed_hosts | {_netloc(self.settings.github_api_url)}
         jobs, refused = build_jobs(
             selection.valid,
             default_api_url=self.settings.github_api_url,
-            allowed_hosts=frozenset(host.lower() for host in allowed),
+            allowed_hosts=self.settings.allowed_hosts,
             default_interval=self.settings.polling_interval,
             shard=self.settings.shard,
         )
@@ -166,13 +164,10 @@ class Runner:
 
     def api_url_for(self, integration: Integration) -> str | None:
         """The API base an integration uses, or None when its apiUrl's origin is not allowed."""
-        default = self.settings.github_api_url.rstrip("/")
-        api_url = (integration.config.api_url or default).rstrip("/")
-        if not integration.config.api_url:
-            return api_url
-        default_origin = api_origin(default)
-        allowed = frozenset(self.settings.allowed_hosts | ({default_origin} if default_origin else set()))
-        return None if check_api_url(api_url, allowed) else api_url
+        api_url, refused = integration_api_url(
+            integration, default_api_url=self.settings.github_api_url, allowed=self.settings.allowed_hosts
+        )
+        return None if refused else api_url
 
     def discover(
         self, selection: IntegrationSelection, store: StateStore | None
@@ -310,7 +305,3 @@ def _tokens_in(rows: object) -> list[object]:
         return []
     configs = [row.get("config") for row in rows if isinstance(row, dict)]
     return [config.get("token") for config in configs if isinstance(config, dict)]
-
-
-def _netloc(url: str) -> str:
-    return urlsplit(url).netloc
