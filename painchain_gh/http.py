@@ -306,7 +306,7 @@ def exchange(
     except _UNSENDABLE as error:
         raise Unsendable(type(error).__name__) from None
     except requests.RequestException as error:
-        raise Unreachable(type(error).__name__) from None
+        raise Unreachable(plain_reason(error)) from None
     try:
         if on_headers is not None:
             on_headers(response)
@@ -335,9 +335,29 @@ def read_body(response: requests.Response, *, deadline: Deadline, started: float
             if len(body) + len(chunk) > max_bytes:
                 raise BodyTooLarge(f"more than {max_bytes} bytes")
             body += chunk
-    except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as error:
-        raise Unreachable(type(error).__name__) from None
+    except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError):
+        raise Unreachable("the connection dropped in the middle of the answer") from None
     return bytes(body)
+
+
+def plain_reason(error: BaseException) -> str:
+    """Why a request could not be made, in words (no exception class names)."""
+    text = str(error)
+    if isinstance(error, requests.exceptions.SSLError):
+        return "the TLS handshake failed (certificate or protocol)"
+    if isinstance(error, requests.exceptions.ProxyError):
+        return "the proxy refused the connection"
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return "connecting timed out"
+    if isinstance(error, requests.exceptions.Timeout):
+        return "no answer in time"
+    if "NameResolution" in text or "Name or service not known" in text or "nodename nor servname" in text:
+        return "the host name could not be resolved"
+    if "Connection refused" in text:
+        return "connection refused"
+    if isinstance(error, requests.exceptions.ChunkedEncodingError) or "RemoteDisconnected" in text:
+        return "the connection dropped in the middle of the answer"
+    return "the connection failed"
 
 
 def _links(response: requests.Response) -> Mapping[str, Mapping[str, str]]:

@@ -93,3 +93,34 @@ def test_the_dry_run_printer_survives_lone_surrogates_in_titles() -> None:
     printed = raw.getvalue().decode("ascii")
     assert "\x1b" not in printed and "\u2028" not in printed
     assert json.loads(printed)["title"] == event.title
+
+
+def test_transport_failures_are_told_in_plain_words() -> None:
+    import requests
+
+    from painchain_gh.http import plain_reason
+
+    name = requests.exceptions.ConnectionError("Failed to resolve 'x' (NameResolutionError)")
+    refused = requests.exceptions.ConnectionError("[Errno 111] Connection refused")
+    reasons = [
+        plain_reason(error)
+        for error in (
+            requests.exceptions.SSLError("bad"),
+            requests.exceptions.ConnectTimeout("slow"),
+            requests.exceptions.ReadTimeout("slow"),
+            name,
+            refused,
+            requests.exceptions.ChunkedEncodingError("cut"),
+            requests.exceptions.ConnectionError("other"),
+        )
+    ]
+    assert reasons == [
+        "the TLS handshake failed (certificate or protocol)",
+        "connecting timed out",
+        "no answer in time",
+        "the host name could not be resolved",
+        "connection refused",
+        "the connection dropped in the middle of the answer",
+        "the connection failed",
+    ]
+    assert not any("Error" in reason for reason in reasons)

@@ -72,7 +72,7 @@ def test_github_unreachable_fails_the_repositories_and_the_next_run_catches_up(c
     run = connector.run("sync", "--log-format", "text")
 
     assert run.returncode == 3
-    assert "GitHub unreachable for /repos/acme/api-gateway/events: ConnectionError" in run.stderr
+    assert "GitHub unreachable for /repos/acme/api-gateway/events: connection refused" in run.stderr
     assert "Traceback" not in run.stderr
     assert connector.backend.event_posts == 0
 
