@@ -27,7 +27,7 @@ from painchain_gh.http import DEADLINE_MARGIN, Deadline, RetryPolicy, parse_retr
 API = "https://api.github.com"
 EVENTS = f"{API}/repos/acme/api/events?per_page=100"
 BACKEND = "http://backend.test/api"
-TOKEN = "ghp_transportCANARY0123456789abcdefghijkl"
+TOKEN = "ghp_transport_canary_token_0123456789"
 BACKEND_TOKEN = "pcb_transportCANARY987654321"
 
 

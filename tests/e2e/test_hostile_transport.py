@@ -25,8 +25,8 @@ from tests.e2e.faults_support import add_integration, seed_issues, state_json, w
 from tests.fakes.github import utc_iso
 from tests.fakes.hostile import MB, HostileServer, answer, flood, trickle
 
-TOKEN = "ghp_hostileCANARY0123456789abcdefghijklm"
-OTHER_TOKEN = "ghp_otherCANARY0123456789abcdefghijklmno"
+TOKEN = "ghp_hostile_canary_token_0123456789"
+OTHER_TOKEN = "ghp_other_canary_token_0123456789"
 BACKEND_TOKEN = "pcb_hostileCANARY0123456789"
 CANARIES = (TOKEN, OTHER_TOKEN, BACKEND_TOKEN)
 SECONDARY_LIMIT = {"message": "You have exceeded a secondary rate limit. Please wait a few minutes."}
