@@ -45,31 +45,24 @@ def build_registry(report: SyncReport, *, last_success: float | None) -> Collect
     }
     for name, (help_text, value) in simple.items():
         Gauge(name, help_text, registry=registry).set(value)
-    by_kind = Gauge(
-        "painchain_gh_last_run_github_requests_by_kind",
-        "Extra GitHub requests by kind (enrichment, deployments, packages)",
-        ["kind"],
-        registry=registry,
-    )
-    for kind, count in report.requests_by_kind.items():
-        by_kind.labels(kind=kind).set(count)
-    missing = Gauge(
-        "painchain_gh_last_run_details_missing",
-        "Extra lookups that failed by kind (their events went out with details_missing)",
-        ["kind"],
-        registry=registry,
-    )
-    for kind, count in report.details_missing.items():
-        missing.labels(kind=kind).set(count)
-    remaining = Gauge(
-        "painchain_gh_rate_limit_remaining",
-        "Rate-limit requests left per token (by fingerprint)",
-        ["token"],
-        registry=registry,
-    )
-    for budget in report.budgets:
-        if budget.remaining is not None:
-            remaining.labels(token=budget.fingerprint).set(budget.remaining)
+    labelled = {
+        ("painchain_gh_last_run_github_requests_by_kind", "kind"): (
+            "Extra GitHub requests by kind (enrichment, deployments, packages)",
+            report.requests_by_kind,
+        ),
+        ("painchain_gh_last_run_details_missing", "kind"): (
+            "Extra lookups that failed by kind (their events went out with details_missing)",
+            report.details_missing,
+        ),
+        ("painchain_gh_rate_limit_remaining", "token"): (
+            "Rate-limit requests left per token (by fingerprint)",
+            {b.fingerprint: b.remaining for b in report.budgets if b.remaining is not None},
+        ),
+    }
+    for (name, label), (help_text, values) in labelled.items():
+        gauge = Gauge(name, help_text, [label], registry=registry)
+        for key, value in values.items():
+            gauge.labels(key).set(value)
     if last_success is not None:
         Gauge(LAST_SUCCESS, "When a run last ended with exit code 0", registry=registry).set(last_success)
     return registry
