@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 import requests_mock
@@ -14,7 +15,7 @@ from painchain_gh.github import GitHubClient, TokenBudget, TokenSource
 from painchain_gh.jobs import RepoJob
 from painchain_gh.poll import PollSettings
 from painchain_gh.results import RepoResult, RepoStatus, SyncReport
-from painchain_gh.sync import run_in_threads, run_sync
+from painchain_gh.sync import DEADLINE_GRACE, run_in_threads, run_sync
 from painchain_gh.transform import PainChainEvent
 from tests.doubles import API, ListSink, MemoryStore, factory, integration, jobs_of, mock_repo, with_id
 from tests.fakes.github import issues_event
@@ -25,8 +26,11 @@ def sync(
     store: MemoryStore,
     sink: ListSink,
     *,
-    expired: bool = False,
+    expired: bool | Callable[[], bool] = False,
     client_factory: object = factory,
+    concurrency: int = 2,
+    on_result: Callable[[RepoResult], None] = lambda result: None,
+    grace: float = DEADLINE_GRACE,
 ) -> SyncReport:
     return run_sync(
         jobs,
@@ -34,11 +38,13 @@ def sync(
         sink=sink,
         client_factory=client_factory,  # type: ignore[arg-type]
         settings=PollSettings(initial_lookback=86400),
-        concurrency=2,
+        concurrency=concurrency,
         rate_limit_reserve=0,
-        per_token_concurrency=2,
+        per_token_concurrency=concurrency,
         dead_letters=None,
-        deadline_expired=lambda: expired,
+        deadline_expired=expired if callable(expired) else lambda: expired,
+        on_result=on_result,
+        grace=grace,
     )
 
 
@@ -89,18 +95,7 @@ def test_a_rejected_token_stops_its_integration_only(requests_mock: requests_moc
         integration("good/one", identifier="good"),
     )
     store, sink = MemoryStore(), ListSink()
-    report = run_sync(
-        jobs,
-        store=store,
-        sink=sink,
-        client_factory=factory,
-        settings=PollSettings(initial_lookback=86400),
-        concurrency=1,
-        rate_limit_reserve=0,
-        per_token_concurrency=1,
-        dead_letters=None,
-        deadline_expired=lambda: False,
-    )
+    report = sync(jobs, store, sink, concurrency=1)
     by_repo = {result.job.repository.full_name: result for result in report.results}
     assert by_repo["bad/one"].status is RepoStatus.FAILED
     assert by_repo["bad/two"].status is RepoStatus.FAILED
@@ -152,18 +147,7 @@ def test_known_failures_are_looked_up_by_scope(
 def test_an_unreachable_backend_stops_the_run_and_defers_the_rest(requests_mock: requests_mock.Mocker) -> None:
     jobs = three_repos(requests_mock)
     sink = ListSink(fail=lambda event: BackendUnavailable("backend unreachable"))
-    report = run_sync(
-        jobs,
-        store=MemoryStore(),
-        sink=sink,
-        client_factory=factory,
-        settings=PollSettings(initial_lookback=86400),
-        concurrency=1,
-        rate_limit_reserve=0,
-        per_token_concurrency=1,
-        dead_letters=None,
-        deadline_expired=lambda: False,
-    )
+    report = sync(jobs, MemoryStore(), sink, concurrency=1)
     assert report.fatal == "backend unreachable"
     assert report.exit_code() == ExitCode.UPSTREAM
     assert [result.status for result in report.results] == [RepoStatus.DEFERRED] * 3
@@ -223,19 +207,8 @@ def test_unfinished_repositories_are_reported_as_deferred(requests_mock: request
     sink = ListSink(fail=stuck)
     seen: list[RepoResult] = []
     try:
-        report = run_sync(
-            jobs,
-            store=MemoryStore(),
-            sink=sink,
-            client_factory=factory,
-            settings=PollSettings(initial_lookback=86400),
-            concurrency=1,
-            rate_limit_reserve=0,
-            per_token_concurrency=1,
-            dead_letters=None,
-            deadline_expired=expired.is_set,
-            on_result=seen.append,
-            grace=0.2,
+        report = sync(
+            jobs, MemoryStore(), sink, expired=expired.is_set, concurrency=1, on_result=seen.append, grace=0.2
         )
     finally:
         release.set()
