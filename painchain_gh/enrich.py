@@ -3,13 +3,19 @@
 What is read, and when (every request goes through :class:`GitHubClient`, so it respects the
 deadline and the rate-limit reserve, and is counted per kind in :class:`RequestCounts`):
 
-- pull request titles, authors, state: one ``GET /pulls?state=all&sort=updated&direction=desc``
-  per repository and run (the 100 most recently updated), ``GET /pulls/{n}`` only for a pull
-  request not in it, or for ``opened``/``merged`` events that need sizes and ``merged_by``
-  (the list does not carry them), unless the payload already has them (GHES full payloads);
+- pull request titles, authors, state: ``GET /pulls?state=all&sort=updated&direction=desc``
+  (100 pull requests a page, the most recently updated first; a second or third page only when
+  a pull request the events name is not on the first), once per repository and run, and only
+  for pull requests that need nothing more; ``GET /pulls/{n}`` for ``opened``/``merged`` events
+  that need sizes and ``merged_by`` (the list does not carry them), unless the payload already
+  has them (GHES full payloads), and for a pull request the list pages did not have;
 - ``merged``: ``GET /pulls/{n}/reviews`` and ``/files``; ``opened``: ``/files``; reviews: ``/reviews``;
 - a trimmed push: ``GET /compare/{before}...{head}`` (never changes, cached per run);
 - a run completed as ``failure``/``timed_out``: ``GET /actions/runs/{id}/jobs?filter=latest``.
+
+Events that get no details (a repository's first-sync history older than ``--backfill-details``,
+see :mod:`painchain_gh.poll`) ask for none of these but the list: they go out with the title,
+author and state the list gives, marked ``details_skipped: true``.
 
 When a request fails (deadline, rate limit, any GitHub error), the event still goes out with
 ``details_missing: true``; it is never held back. Each object is asked for at most once per run.
@@ -24,12 +30,22 @@ from typing import Any, TypeVar, cast
 
 from painchain_gh.errors import DeadlineReached, GitHubError
 from painchain_gh.github import GitHubClient
+from painchain_gh.timeutil import parse_time
 from painchain_gh.transform.common import PainChainEvent, as_dict, as_int, as_str
-from painchain_gh.transform.details import missing, needs_jobs, with_compare, with_failed_jobs, with_files, with_reviews
+from painchain_gh.transform.details import (
+    missing,
+    needs_jobs,
+    skipped,
+    with_compare,
+    with_failed_jobs,
+    with_files,
+    with_reviews,
+)
 from painchain_gh.transform.events import pull_number
 
 ZERO_SHA = "0" * 40
 MAX_JOB_PAGES = 3
+MAX_PULL_LIST_PAGES = 3  # 300 pull requests: as many as an Events API window (300 events) can name
 FULL_PULL_ACTIONS = frozenset({"opened", "merged"})
 _FAILED = object()
 T = TypeVar("T")
@@ -76,19 +92,34 @@ class Enricher:
     # -- pull requests --------------------------------------------------------------------
 
     def pulls_for(
-        self, client: GitHubClient, owner: str, repo: str, raws: Iterable[Mapping[str, Any]]
+        self,
+        client: GitHubClient,
+        owner: str,
+        repo: str,
+        raws: Iterable[Mapping[str, Any]],
+        *,
+        detailed: Callable[[Mapping[str, Any]], bool] | None = None,
     ) -> dict[int, Mapping[str, Any]]:
         """The pull requests the new Events API objects ``raws`` need, by number (what to pass
-        to ``to_event``); a pull request that could not be read is absent (``details_missing``)."""
+        to ``to_event``); a pull request that could not be read is absent (``details_missing``).
+
+        ``detailed(raw)`` says whether an event gets its details (all do when it is None); one
+        that does not needs only what the list pages carry."""
         raws = [raw for raw in raws if isinstance(raw, Mapping)]
         wanted: dict[int, bool] = {}  # number -> needs the full object
+        oldest: int | None = None  # the oldest event that needs only the list
         for raw in raws:
             number = _pull_event_number(raw)
-            if number is not None and (_trimmed(raw) or _needs_full_pull(raw)):
-                wanted[number] = wanted.get(number, False) or _needs_full_pull(raw)
-        if not wanted:
-            return {}
-        listed = self._pull_list(client, owner, repo) if any(_trimmed(raw) for raw in raws) else {}
+            if number is None:
+                continue
+            full = _needs_full_pull(raw) and (detailed is None or detailed(raw))
+            if _trimmed(raw) or full:
+                wanted[number] = wanted.get(number, False) or full
+            created = parse_time(raw.get("created_at"))
+            if not full and _trimmed(raw) and created is not None:
+                oldest = created if oldest is None else min(oldest, created)
+        listed_only = {number for number, full in wanted.items() if not full}
+        listed = self._pull_list(client, owner, repo, listed_only, since=oldest) if listed_only else {}
         found: dict[int, Mapping[str, Any]] = {}
         for number, full in sorted(wanted.items()):
             if full or number not in listed:
@@ -100,12 +131,33 @@ class Enricher:
                 found[number] = listed[number]
         return found
 
-    def _pull_list(self, client: GitHubClient, owner: str, repo: str) -> dict[int, Mapping[str, Any]]:
+    def _pull_list(
+        self, client: GitHubClient, owner: str, repo: str, numbers: set[int], *, since: int | None
+    ) -> dict[int, Mapping[str, Any]]:
+        """Pull requests from the list pages, most recently updated first, until ``numbers`` are all
+        found, a page reaches pull requests last updated before ``since`` (older than every event
+        that names one), there is no next page, or ``MAX_PULL_LIST_PAGES`` were read."""
+
         def fetch() -> dict[int, Mapping[str, Any]]:
             query = {"state": "all", "sort": "updated", "direction": "desc"}
-            self.counts.add("pull_list")
-            page = next(iter(client.iter_query_pages(f"/repos/{owner}/{repo}/pulls", query, etag=None)))
-            return {n: item for item in page.items if (n := as_int(as_dict(item).get("number"))) is not None}
+            listed: dict[int, Mapping[str, Any]] = {}
+            pages = client.iter_query_pages(f"/repos/{owner}/{repo}/pulls", query, etag=None)
+            try:
+                for count, page in enumerate(pages, start=1):
+                    self.counts.add("pull_list")
+                    for item in page.items:
+                        if (number := as_int(as_dict(item).get("number"))) is not None:
+                            listed[number] = item
+                    updated = [t for item in page.items if (t := parse_time(as_dict(item).get("updated_at")))]
+                    if numbers <= listed.keys() or count >= MAX_PULL_LIST_PAGES:
+                        break
+                    if since is not None and updated and min(updated) < since:
+                        break
+            except (GitHubError, DeadlineReached):
+                if not listed:
+                    raise
+                self.counts.fail("pull_list")  # a later page failed: keep what the earlier ones gave
+            return listed
 
         result = self._once(client, ("pull_list", owner, repo), "pull_list", fetch)
         return result if isinstance(result, dict) else {}
@@ -129,22 +181,35 @@ class Enricher:
     # -- events ---------------------------------------------------------------------------
 
     def enrich_event(
-        self, client: GitHubClient, owner: str, repo: str, raw: Mapping[str, Any], event: PainChainEvent
+        self,
+        client: GitHubClient,
+        owner: str,
+        repo: str,
+        raw: Mapping[str, Any],
+        event: PainChainEvent,
+        *,
+        detailed: bool = True,
     ) -> PainChainEvent:
-        """``event`` (built from ``raw``) with the details its kind needs; never raises for GitHub."""
+        """``event`` (built from ``raw``) with the details its kind needs; never raises for GitHub.
+        With ``detailed`` false nothing is asked, and an event that needed something is marked
+        ``details_skipped``."""
         payload = as_dict(raw.get("payload"))
         kind = raw.get("type")
         if kind == "PushEvent":
-            return self._push(client, owner, repo, payload, event)
+            return self._push(client, owner, repo, payload, event, detailed=detailed)
         number = pull_number(raw)
         if number is None or kind not in ("PullRequestEvent", "PullRequestReviewEvent"):
             return event
         base = f"/repos/{owner}/{repo}/pulls/{number}"
         action = event.data.get("action")
-        if kind == "PullRequestReviewEvent" or action == "merged":
+        wants_reviews = kind == "PullRequestReviewEvent" or action == "merged"
+        wants_files = kind == "PullRequestEvent" and action in FULL_PULL_ACTIONS
+        if not detailed:
+            return skipped(event) if wants_reviews or wants_files else event
+        if wants_reviews:
             reviews = self._first_page(client, "reviews", f"{base}/reviews", ("reviews", owner, repo, str(number)))
             event = with_reviews(event, reviews)
-        if kind == "PullRequestEvent" and action in FULL_PULL_ACTIONS:
+        if wants_files:
             if "additions" not in event.data:  # GET /pulls/{n} failed: sizes and merged_by are unknown
                 event = missing(event)
             files = self._first_page(client, "files", f"{base}/files", ("files", owner, repo, str(number)))
@@ -152,13 +217,22 @@ class Enricher:
         return event
 
     def _push(
-        self, client: GitHubClient, owner: str, repo: str, payload: Mapping[str, Any], event: PainChainEvent
+        self,
+        client: GitHubClient,
+        owner: str,
+        repo: str,
+        payload: Mapping[str, Any],
+        event: PainChainEvent,
+        *,
+        detailed: bool,
     ) -> PainChainEvent:
         before, head = as_str(payload.get("before")), as_str(payload.get("head"))
         if isinstance(payload.get("commits"), list) or not before or not head:
             return event
         if ZERO_SHA in (before, head) or not (_is_sha(before) and _is_sha(head)):
             return event  # a new branch (nothing to compare with) or a deletion
+        if not detailed:
+            return skipped(event)
 
         def fetch() -> Mapping[str, Any] | None:
             self.counts.add("compare")
@@ -170,12 +244,22 @@ class Enricher:
         return with_compare(event, result)
 
     def enrich_run(
-        self, client: GitHubClient, owner: str, repo: str, run: Mapping[str, Any], event: PainChainEvent
+        self,
+        client: GitHubClient,
+        owner: str,
+        repo: str,
+        run: Mapping[str, Any],
+        event: PainChainEvent,
+        *,
+        detailed: bool = True,
     ) -> PainChainEvent:
-        """A run event with its failed jobs, for runs completed as ``failure``/``timed_out`` only."""
+        """A run event with its failed jobs, for runs completed as ``failure``/``timed_out`` only
+        (with ``detailed`` false: marked ``details_skipped`` instead)."""
         run_id = as_int(as_dict(run).get("id"))
         if run_id is None or not needs_jobs(event):
             return event
+        if not detailed:
+            return skipped(event)
         attempt = str(as_int(run.get("run_attempt")) or 1)
 
         def fetch() -> list[Any]:

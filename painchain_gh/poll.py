@@ -47,6 +47,14 @@ class PollSettings:
     initial_lookback: int
     interval_tolerance: int = 5
     force: bool = False
+    backfill_details: int = 3600
+
+
+def details_since(floor: int | None, *, now: int, settings: PollSettings) -> int | None:
+    """Events created before this time get no extra requests: on a stream's first sync (no floor
+    yet) its history older than ``--backfill-details`` goes out with what the list pages give.
+    None once the stream has been synced: every new event gets its details."""
+    return now - settings.backfill_details if floor is None else None
 
 
 def is_due(state: RepoState, *, interval: int | None, now: int, settings: PollSettings) -> bool:
@@ -84,6 +92,8 @@ def poll_repository(
     if not is_due(state, interval=job.interval, now=now, settings=settings):
         result.status = RepoStatus.NOT_DUE
         return result
+    events_since = details_since(state.events.floor, now=now, settings=settings)
+    runs_since = details_since(state.runs.floor, now=now, settings=settings)
     for cursor in (state.events, state.runs, state.deployments):
         cursor.floor = start_floor(cursor.floor, now=now, lookback=settings.initial_lookback)
 
@@ -96,8 +106,12 @@ def poll_repository(
         raise
     result.gap = events.gap
     ctx = _context(job)
-    outgoing = _new_events(job, state, events.items, client=client, ctx=ctx, enricher=enricher, result=result)
-    outgoing += _changed_runs(job, state, runs.items, client=client, ctx=ctx, enricher=enricher, result=result)
+    outgoing = _new_events(
+        job, state, events.items, client=client, ctx=ctx, enricher=enricher, result=result, since=events_since
+    )
+    outgoing += _changed_runs(
+        job, state, runs.items, client=client, ctx=ctx, enricher=enricher, result=result, since=runs_since
+    )
     events.items, runs.items = [], []  # the raw pages are transformed: let them go before forwarding
     outgoing += [Outgoing(item.event, item.key, item.created, stream="deployments") for item in deploys.items]
     for _ in range(deploys.ignored):
@@ -235,9 +249,11 @@ def _new_events(
     ctx: RepoContext,
     enricher: Enricher,
     result: RepoResult,
+    since: int | None = None,
 ) -> list[Outgoing]:
-    """Events not handled yet, transformed and enriched; those left out (by type, or because the
-    integration does not want their kind) are marked handled right away, without any request."""
+    """Events not handled yet, transformed and enriched (those created before ``since``, if
+    given, without extra requests); those left out (by type, or because the integration does
+    not want their kind) are marked handled right away, without any request."""
     fresh: dict[str, tuple[Mapping[str, Any], int]] = {}
     for item in items:
         identifier = event_id(item) if isinstance(item, Mapping) else None
@@ -260,7 +276,10 @@ def _new_events(
         else:
             kept[identifier] = (raw, created)
     owner, repo = job.repository.owner, job.repository.repo
-    details = enricher.pulls_for(client, owner, repo, [raw for raw, _ in kept.values()])
+    detailed = {id(raw) for raw, created in kept.values() if since is None or created >= since}
+    details = enricher.pulls_for(
+        client, owner, repo, [raw for raw, _ in kept.values()], detailed=lambda raw: id(raw) in detailed
+    )
     outgoing: list[Outgoing] = []
     for identifier, (raw, created) in kept.items():
         built = to_event(raw, ctx, details)
@@ -270,7 +289,8 @@ def _new_events(
             result.count_ignored(built.reason)
             mark_event(state.events, identifier, created)
             continue
-        outgoing.append(Outgoing(enricher.enrich_event(client, owner, repo, raw, built), identifier, created))
+        built = enricher.enrich_event(client, owner, repo, raw, built, detailed=id(raw) in detailed)
+        outgoing.append(Outgoing(built, identifier, created))
     return outgoing
 
 
@@ -283,8 +303,10 @@ def _changed_runs(
     ctx: RepoContext,
     enricher: Enricher,
     result: RepoResult,
+    since: int | None = None,
 ) -> list[Outgoing]:
-    """Runs that are new or changed state since last forwarded, transformed (failed ones with their jobs)."""
+    """Runs that are new or changed state since last forwarded, transformed (failed ones with their
+    jobs, unless created before ``since``)."""
     outgoing: list[Outgoing] = []
     seen: set[str] = set()
     for run in items:
@@ -302,6 +324,7 @@ def _changed_runs(
         if isinstance(built, Skip):
             result.count_ignored(built.reason)
             continue
-        built = enricher.enrich_run(client, job.repository.owner, job.repository.repo, run, built)
+        detailed = since is None or created >= since
+        built = enricher.enrich_run(client, job.repository.owner, job.repository.repo, run, built, detailed=detailed)
         outgoing.append(Outgoing(built, identifier, created, current))
     return outgoing

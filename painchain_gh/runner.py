@@ -246,7 +246,11 @@ class Runner:
                 store=store,
                 sink=sink,
                 client_factory=self.github_client,
-                settings=PollSettings(initial_lookback=int(settings.initial_lookback), force=settings.force),
+                settings=PollSettings(
+                    initial_lookback=int(settings.initial_lookback),
+                    force=settings.force,
+                    backfill_details=int(settings.backfill_details),
+                ),
                 concurrency=settings.concurrency,
                 rate_limit_reserve=settings.rate_limit_reserve,
                 per_token_concurrency=settings.per_token_concurrency,

@@ -40,6 +40,7 @@ class Settings:
     state_kind: StateKind = "file"
     state_file: Path = field(default_factory=default_state_file)
     initial_lookback: float = 86400.0
+    backfill_details: float = 3600.0  # first sync: history older than this goes out without extra requests
     max_runtime: float = 50.0
     concurrency: int = 32
     per_token_concurrency: int = 16

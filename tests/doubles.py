@@ -104,6 +104,11 @@ class ListSink:
         """Titles of the events sent, in order."""
         return [event.title for _, event in self.sent]
 
+    @property
+    def events(self) -> list[PainChainEvent]:
+        """The events sent, in order."""
+        return [event for _, event in self.sent]
+
 
 def integration(
     *repos: str, identifier: str = "clx1", token: str | None = TOKEN, tenant: str | None = "tenant-a", **config: Any

@@ -109,6 +109,7 @@ AllowApiHostOption = Annotated[
 
 DEFAULT_STATE_KIND: str = Settings.state_kind
 DEFAULT_INITIAL_LOOKBACK = format_duration(Settings.initial_lookback)
+DEFAULT_BACKFILL_DETAILS = format_duration(Settings.backfill_details)
 DEFAULT_MAX_RUNTIME = format_duration(Settings.max_runtime)
 DEFAULT_LOCK_TIMEOUT = format_duration(Settings.lock_timeout)
 
@@ -121,6 +122,7 @@ def build_settings(
     state: str | None = None,
     state_file: Path | None = None,
     initial_lookback: str | None = None,
+    backfill_details: str | None = None,
     max_runtime: str | None = None,
     concurrency: int | None = None,
     per_token_concurrency: int | None = None,
@@ -145,6 +147,7 @@ def build_settings(
         "state_kind": parse_state_kind(state) if state is not None else None,
         "state_file": state_path(state_file, parsed_shard),
         "initial_lookback": duration("--initial-lookback", initial_lookback),
+        "backfill_details": duration("--backfill-details", backfill_details),
         "max_runtime": duration("--max-runtime", max_runtime),
         "concurrency": concurrency,
         "per_token_concurrency": per_token_concurrency,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from painchain_gh.cli.shared import (
+    DEFAULT_BACKFILL_DETAILS,
     DEFAULT_INITIAL_LOOKBACK,
     DEFAULT_LOCK_TIMEOUT,
     DEFAULT_LOG_FORMAT,
@@ -53,6 +54,14 @@ def sync(
         str,
         typer.Option(envvar="PAINCHAIN_GH_INITIAL_LOOKBACK", help="First sync of a repository: how far back."),
     ] = DEFAULT_INITIAL_LOOKBACK,
+    backfill_details: Annotated[
+        str,
+        typer.Option(
+            envvar="PAINCHAIN_GH_BACKFILL_DETAILS",
+            help="First sync of a repository: fetch commits, files, reviews and failed jobs only for"
+            " events this recent (0s: none); older history goes out with titles and authors.",
+        ),
+    ] = DEFAULT_BACKFILL_DETAILS,
     max_runtime: Annotated[
         str, typer.Option(envvar="PAINCHAIN_GH_MAX_RUNTIME", help="Deadline of the run; the rest waits.")
     ] = DEFAULT_MAX_RUNTIME,
@@ -103,6 +112,7 @@ def sync(
             state=state,
             state_file=state_file,
             initial_lookback=initial_lookback,
+            backfill_details=backfill_details,
             max_runtime=max_runtime,
             concurrency=concurrency,
             per_token_concurrency=per_token_concurrency,

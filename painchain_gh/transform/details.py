@@ -18,11 +18,17 @@ from painchain_gh.transform.common import PainChainEvent, as_dict, as_int, as_st
 MAX_LISTED = 20
 FAILED_CONCLUSIONS = frozenset({"failure", "timed_out"})
 _MISSING = {"details_missing": True}
+_SKIPPED = {"details_skipped": True}
 
 
 def missing(event: PainChainEvent) -> PainChainEvent:
     """``event`` marked ``details_missing`` (an enrichment request failed)."""
     return dataclasses.replace(event, data={**event.data, **_MISSING})
+
+
+def skipped(event: PainChainEvent) -> PainChainEvent:
+    """``event`` marked ``details_skipped``: first-sync history, sent without extra requests."""
+    return dataclasses.replace(event, data={**event.data, **_SKIPPED})
 
 
 def with_compare(event: PainChainEvent, compare: Mapping[str, Any] | None) -> PainChainEvent:

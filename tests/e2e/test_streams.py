@@ -82,7 +82,8 @@ def test_first_sync_forwards_every_kind_enriched_then_a_quiet_sync_is_free(conne
     assert f"github-deployment-{seeded['bare']['id']}-created" in deployment_ids
     assert [e["title"] for e in kinds["image"]] == ["Image published: ghcr.io/acme/api-gateway:v2.0.0"]
     summary = first.summary()
-    assert summary["github_requests_by_kind"]["pull_list"] == 1
+    by_kind = summary["github_requests_by_kind"]
+    assert (by_kind["pull"], by_kind.get("pull_list")) == (1, None)  # the merge needs the whole pull request
     assert summary["github_requests_by_kind"]["deployment_statuses"] == 2
     assert not any(e["data"].get("details_missing") for e in bodies(connector))
 
@@ -173,3 +174,27 @@ def test_cursors_in_the_backend_keep_deployments_and_the_owner_wide_images_entry
     assert set(repos) == {"acme/api-gateway", "acme/*"}
     assert len(repos["acme/api-gateway"]["deployments"]["statuses"]) == 3
     assert len(repos["acme/*"]["images"]["versions"]) == 1
+
+
+def test_first_sync_history_older_than_backfill_details_costs_only_the_lists(connector: Connector) -> None:
+    now = connector.github.clock()
+    connector.github.add_event(OWNER, REPO, {**push_event(before=BEFORE, head=HEAD), "created_at": utc_iso(now - 7200)})
+    connector.github.set_compare(OWNER, REPO, BEFORE, HEAD, {"total_commits": 3, "commits": []})
+    connector.github.add_pull(OWNER, REPO, pull(7, "Add retries", merged=True, merged_by="lead"))
+    connector.github.add_event(OWNER, REPO, {**pull_request_event("merged", 7), "created_at": utc_iso(now - 5400)})
+    add_integration(connector)
+
+    first = connector.run("sync")  # default --backfill-details 1h: both events are older
+
+    assert first.returncode == 0, first.stderr
+    assert [(e["title"], e["data"].get("details_skipped")) for e in bodies(connector)] == [
+        ("Push to main", True),
+        ("Pull request merged: Add retries", True),
+    ]
+    assert first.summary()["github_requests_by_kind"] == {"deployments": 1, "pull_list": 1}
+
+    connector.github.add_event(OWNER, REPO, {**push_event(before=BEFORE, head=HEAD), "created_at": utc_iso(now - 7000)})
+    late = connector.run("sync", "--force")  # synced before: a late event gets its details
+
+    assert late.returncode == 0, late.stderr
+    assert bodies(connector)[-1]["title"] == "Push to main (3 commits)"
