@@ -37,6 +37,7 @@ class OurSettings:
     per_token_concurrency: int
     shards: int = 1  # > 1: that many processes at once, each with --shard I/N (as a Kubernetes indexed Job)
     initial_lookback: str = "7d"
+    program: tuple[str, ...] = ()  # how to start painchain-gh (default: the one installed beside this Python)
 
     @property
     def label(self) -> str:
@@ -47,7 +48,7 @@ class OurSettings:
     def command(self, state_file: Path, timeout: float) -> list[str]:
         """``painchain-gh sync`` with these settings (without ``--shard``)."""
         return [
-            *painchain_gh_command(),
+            *(self.program or painchain_gh_command()),
             "sync",
             "--force",
             "--max-runtime",

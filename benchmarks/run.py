@@ -71,6 +71,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=3,
         help="events per repository before the first sync (300: a full Events API window; 2/3 forwardable)",
     )
+    parser.add_argument(
+        "--history-pulls",
+        type=int,
+        default=0,
+        help="trimmed pull request events per repository before the first sync (opened, merged, closed in turn)",
+    )
+    parser.add_argument(
+        "--events",
+        type=lambda text: tuple(kind.strip() for kind in text.split(",") if kind.strip()),
+        default=None,
+        metavar="KINDS",
+        help="the integrations' config.events, comma-separated (default: not set, every kind but images)",
+    )
+    parser.add_argument(
+        "--painchain-gh",
+        metavar="PATH",
+        help="the painchain-gh executable to measure (default: the one installed beside this Python),"
+        " e.g. an older build installed in its own virtualenv",
+    )
     parser.add_argument("--integrations-per-token", type=int, default=2)
     parser.add_argument(
         "--baseline-sample",
@@ -108,7 +127,10 @@ def our_settings(args: argparse.Namespace) -> list[OurSettings]:
     for shards in args.shards:
         for concurrency in args.concurrency:
             per_token = args.per_token_concurrency or min(concurrency, DEFAULT_PER_TOKEN_CONCURRENCY)
-            settings.append(OurSettings(concurrency=concurrency, per_token_concurrency=per_token, shards=shards))
+            program = (args.painchain_gh,) if args.painchain_gh else ()
+            settings.append(
+                OurSettings(concurrency=concurrency, per_token_concurrency=per_token, shards=shards, program=program)
+            )
     return settings
 
 
@@ -120,6 +142,8 @@ def scenario_for(args: argparse.Namespace, repos: int) -> Scenario:
         integrations_per_token=args.integrations_per_token,
         active_share=args.active,
         history_events=args.history_events,
+        history_pulls=args.history_pulls,
+        events=args.events,
     )
 
 

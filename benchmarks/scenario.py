@@ -38,6 +38,10 @@ TOKEN_LIMIT = 5000  # GitHub's primary rate limit for a personal access token, p
 ACTIVE_PULL_NUMBER = 7
 FORWARDABLE_HISTORY = 3  # push + issue + run; the star (WatchEvent) is not a supported type
 FORWARDABLE_ACTIVITY = 4  # push + pull request + issue + run state change
+HISTORY_PULL_EVENT_ID = 25_000_000_000  # + index * 1000 + n
+HISTORY_PULL_NUMBER = 100  # + n: the pull requests of the seeded history
+HISTORY_PULL_ACTIONS = ("opened", "merged", "closed")
+HISTORY_PULL_AGE = 4 * 3600  # the newest history pull request event; older than --backfill-details' default
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,8 @@ class Scenario:
     integrations_per_token: int = 2
     active_share: float = 0.05
     history_events: int = 3  # events per repository before the first sync (3 seeded; more: a full window)
+    history_pulls: int = 0  # trimmed pull request events per repository before the first sync, one pull request each
+    events: tuple[str, ...] | None = None  # the integrations' config.events (None: every kind but images)
     seed: int = 42
     active: frozenset[int] = field(init=False)
 
@@ -140,10 +146,30 @@ def history(scenario: Scenario, index: int, now: float) -> RepoData:
         {"id": str(HISTORY_EVENT_ID + index * 10 + offset), **event, "created_at": utc_iso(now - age)}
         for offset, (event, age) in enumerate(seeded)
     ]
+    pulls, pull_events = history_pulls(full_name, index, now, scenario.history_pulls)
+    events = sorted(events + pull_events, key=lambda event: str(event["created_at"]), reverse=True)
     events += filler_events(full_name, index, now, scenario.history_events - len(events))
     status = "in_progress" if index in scenario.active else "completed"
     run = run_payload(full_name, HISTORY_RUN_ID + index, status=status, created=now - 1800)
-    return RepoData(owner, name, events=events, runs=[run])
+    return RepoData(owner, name, events=events, runs=[run], pulls=pulls)
+
+
+def history_pulls(full_name: str, index: int, now: float, count: int) -> tuple[dict[int, JSON], list[JSON]]:
+    """``count`` pull requests and one trimmed event each (opened, merged, closed in turn), 4 to
+    about 4 + count/6 hours old, newest first; each pull request last updated by its event."""
+    pulls: dict[int, JSON] = {}
+    events: list[JSON] = []
+    for n in range(count):
+        number, action = HISTORY_PULL_NUMBER + n, HISTORY_PULL_ACTIONS[n % len(HISTORY_PULL_ACTIONS)]
+        when = utc_iso(now - HISTORY_PULL_AGE - n * 600)
+        merged, state = action == "merged", "open" if action == "opened" else "closed"
+        pulls[number] = {
+            **pull(number, title=f"Change {n}", merged=merged, state=state, repo=full_name),
+            "updated_at": when,
+        }
+        event = pull_request_event(action, number, actor="alice", repo=full_name)
+        events.append({**event, "id": str(HISTORY_PULL_EVENT_ID + index * 1000 + n), "created_at": when})
+    return pulls, events
 
 
 def filler_events(full_name: str, index: int, now: float, count: int) -> list[JSON]:
@@ -201,6 +227,7 @@ def register_integrations(backend: FakeBackend, github: FakeGitHub, scenario: Sc
             token=token,
             repositories=repositories,
             tags=["benchmark"],
+            extra_config=None if scenario.events is None else {"events": list(scenario.events)},
         )
 
 
