@@ -38,6 +38,7 @@ class OurSettings:
     shards: int = 1  # > 1: that many processes at once, each with --shard I/N (as a Kubernetes indexed Job)
     initial_lookback: str = "7d"
     program: tuple[str, ...] = ()  # how to start painchain-gh (default: the one installed beside this Python)
+    backfill_details: str | None = None  # --backfill-details (None: painchain-gh's default)
 
     @property
     def label(self) -> str:
@@ -63,6 +64,7 @@ class OurSettings:
             self.initial_lookback,
             "--state-file",
             str(state_file),
+            *(("--backfill-details", self.backfill_details) if self.backfill_details else ()),
         ]
 
     def commands(self, state_file: Path, timeout: float) -> list[list[str]]:

@@ -90,6 +90,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the painchain-gh executable to measure (default: the one installed beside this Python),"
         " e.g. an older build installed in its own virtualenv",
     )
+    parser.add_argument(
+        "--backfill-details",
+        metavar="DURATION",
+        help="painchain-gh --backfill-details (default: painchain-gh's own, 1h)",
+    )
     parser.add_argument("--integrations-per-token", type=int, default=2)
     parser.add_argument(
         "--baseline-sample",
@@ -129,7 +134,13 @@ def our_settings(args: argparse.Namespace) -> list[OurSettings]:
             per_token = args.per_token_concurrency or min(concurrency, DEFAULT_PER_TOKEN_CONCURRENCY)
             program = (args.painchain_gh,) if args.painchain_gh else ()
             settings.append(
-                OurSettings(concurrency=concurrency, per_token_concurrency=per_token, shards=shards, program=program)
+                OurSettings(
+                    concurrency=concurrency,
+                    per_token_concurrency=per_token,
+                    shards=shards,
+                    program=program,
+                    backfill_details=args.backfill_details,
+                )
             )
     return settings
 
