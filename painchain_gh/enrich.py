@@ -26,6 +26,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
 from typing import Any, TypeVar, cast
 
 from painchain_gh.errors import DeadlineReached, GitHubError
@@ -86,7 +87,7 @@ class Enricher:
 
     def __init__(self, counts: RequestCounts | None = None) -> None:
         self.counts = counts or RequestCounts()
-        self._cache: dict[tuple[str, ...], object] = {}
+        self._cache: dict[tuple[str, ...], Future[object]] = {}
         self._lock = threading.Lock()
 
     # -- pull requests --------------------------------------------------------------------
@@ -280,20 +281,29 @@ class Enricher:
     # -- cache ----------------------------------------------------------------------------
 
     def _once(self, client: GitHubClient, key: tuple[str, ...], kind: str, fetch: Callable[[], T]) -> T | None:
-        """``fetch()`` at most once per run and key; None (and a counted failure) if it failed or found nothing."""
+        """``fetch()`` at most once per run and key, even when several threads ask at once (the
+        others wait for the first one's answer); None (and a counted failure) if it failed or
+        found nothing."""
         full_key = (client.api_url, client.budget.fingerprint, *(part.lower() for part in key))
         with self._lock:
-            if full_key in self._cache:
-                cached = self._cache[full_key]
-                return None if cached is _FAILED else cast(T, cached)
+            entry = self._cache.get(full_key)
+            if entry is None:
+                self._cache[full_key] = entry = Future()
+                mine = True
+            else:
+                mine = False
+        if not mine:
+            value = entry.result()  # the thread that asked first is fetching it (bounded by the deadline)
+            return None if value is _FAILED else cast(T, value)
+        value = _FAILED
         try:
-            value: object = fetch()
+            value = fetch()
         except (GitHubError, DeadlineReached, StopIteration):
-            value = _FAILED
+            pass
+        finally:
+            entry.set_result(value)  # also when fetch raised something else: nobody waits forever
         if value is None or value is _FAILED:  # None: GitHub answered 404/410
             self.counts.fail(kind)
-        with self._lock:
-            self._cache[full_key] = value
         return None if value is _FAILED else cast(T, value)
 
 

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from painchain_gh import deployments
 from painchain_gh.cursor import RepoState, is_changed_run, is_new_event, mark_event, start_floor
@@ -32,11 +34,13 @@ from painchain_gh.results import RepoResult, RepoStatus
 from painchain_gh.store.base import StateStore
 from painchain_gh.store.deadletter import DeadLetterFile
 from painchain_gh.threads import SidePool
-from painchain_gh.transform import RepoContext, Skip, run_state, to_event, to_run_event
-from painchain_gh.transform.events import event_id, redundant_closes
+from painchain_gh.transform import PainChainEvent, RepoContext, Skip, run_state, to_event, to_run_event
+from painchain_gh.transform.events import Pulls, event_id, redundant_closes
 from painchain_gh.transform.kinds import kind_of, kind_of_raw, wanted
 
 CLOSED_WITH_MERGED = "ignored:pull_request.closed_with_merged"
+ENRICHED_TYPES = frozenset({"PushEvent", "PullRequestEvent", "PullRequestReviewEvent"})  # may ask GitHub for more
+T = TypeVar("T")
 EVENTS_API_KINDS = ("push", "pull_request", "review", "issue", "release")
 
 
@@ -107,7 +111,15 @@ def poll_repository(
     result.gap = events.gap
     ctx = _context(job)
     outgoing = _new_events(
-        job, state, events.items, client=client, ctx=ctx, enricher=enricher, result=result, since=events_since
+        job,
+        state,
+        events.items,
+        client=client,
+        ctx=ctx,
+        enricher=enricher,
+        result=result,
+        since=events_since,
+        side=side,
     )
     outgoing += _changed_runs(
         job, state, runs.items, client=client, ctx=ctx, enricher=enricher, result=result, since=runs_since
@@ -250,6 +262,7 @@ def _new_events(
     enricher: Enricher,
     result: RepoResult,
     since: int | None = None,
+    side: SidePool | None = None,
 ) -> list[Outgoing]:
     """Events not handled yet, transformed and enriched (those created before ``since``, if
     given, without extra requests); those left out (by type, or because the integration does
@@ -277,21 +290,39 @@ def _new_events(
             kept[identifier] = (raw, created)
     owner, repo = job.repository.owner, job.repository.repo
     detailed = {id(raw) for raw, created in kept.values() if since is None or created >= since}
+    enriched: list[tuple[Future[PainChainEvent], str, int]] = []
+
+    def build_and_enrich(items: Iterable[tuple[str, tuple[Mapping[str, Any], int]]], details: Pulls) -> None:
+        for identifier, (raw, created) in items:
+            built = to_event(raw, ctx, details)
+            if not isinstance(built, Skip) and not wants(job, kind_of(built)):
+                built = Skip(f"not_chosen:{kind_of(built)}")
+            if isinstance(built, Skip):
+                result.count_ignored(built.reason)
+                mark_event(state.events, identifier, created)
+                continue
+            call = partial(enricher.enrich_event, client, owner, repo, raw, built, detailed=id(raw) in detailed)
+            asks = id(raw) in detailed and raw.get("type") in ENRICHED_TYPES
+            enriched.append((_start(call, side if asks else None), identifier, created))
+
+    # Pushes need nothing from the pull requests: their compare lookups go out while those are read.
+    pushes = [item for item in kept.items() if item[1][0].get("type") == "PushEvent"]
+    build_and_enrich(pushes, {})
+    others = [item for item in kept.items() if item[1][0].get("type") != "PushEvent"]
     details = enricher.pulls_for(
-        client, owner, repo, [raw for raw, _ in kept.values()], detailed=lambda raw: id(raw) in detailed
+        client, owner, repo, [raw for _, (raw, _) in others], detailed=lambda raw: id(raw) in detailed
     )
-    outgoing: list[Outgoing] = []
-    for identifier, (raw, created) in kept.items():
-        built = to_event(raw, ctx, details)
-        if not isinstance(built, Skip) and not wants(job, kind_of(built)):
-            built = Skip(f"not_chosen:{kind_of(built)}")
-        if isinstance(built, Skip):
-            result.count_ignored(built.reason)
-            mark_event(state.events, identifier, created)
-            continue
-        built = enricher.enrich_event(client, owner, repo, raw, built, detailed=id(raw) in detailed)
-        outgoing.append(Outgoing(built, identifier, created))
-    return outgoing
+    build_and_enrich(others, details)
+    return [Outgoing(future.result(), identifier, created) for future, identifier, created in enriched]
+
+
+def _start(call: Callable[[], T], side: SidePool | None) -> Future[T]:
+    """``call`` on the side pool (its requests overlap the caller's), or right here without one."""
+    if side is not None:
+        return side.submit(call)
+    done: Future[T] = Future()
+    done.set_result(call())
+    return done
 
 
 def _changed_runs(

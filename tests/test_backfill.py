@@ -8,6 +8,7 @@ are asked for recent events only, and once the repository has been synced, for e
 from __future__ import annotations
 
 import re
+import threading
 import time
 from typing import Any
 
@@ -18,6 +19,7 @@ from painchain_gh.enrich import MAX_PULL_LIST_PAGES, Enricher
 from painchain_gh.poll import PollSettings, details_since, poll_repository
 from painchain_gh.poll_images import OwnerClaims
 from painchain_gh.results import RepoResult
+from painchain_gh.threads import SidePool
 from tests.doubles import API, TOKEN, ListSink, MemoryStore, client_for, integration, jobs_of, mock_repo, with_id
 from tests.doubles import workflow_run as run_payload
 from tests.fakes.github import pull, pull_request_event, push_event, utc_iso
@@ -29,7 +31,9 @@ HOUR = 3600
 OLD, RECENT = "1" * 40, "2" * 40
 
 
-def poll(store: MemoryStore, sink: ListSink, enricher: Enricher, *, backfill: int = HOUR) -> RepoResult:
+def poll(
+    store: MemoryStore, sink: ListSink, enricher: Enricher, *, backfill: int = HOUR, side: SidePool | None = None
+) -> RepoResult:
     settings = PollSettings(initial_lookback=86400, backfill_details=backfill, force=True)
     return poll_repository(
         JOB,
@@ -42,6 +46,7 @@ def poll(store: MemoryStore, sink: ListSink, enricher: Enricher, *, backfill: in
         settings=settings,
         now=int(time.time()),
         keep_going=lambda: True,
+        side=side,
     )
 
 
@@ -195,3 +200,34 @@ def test_the_list_never_reads_more_than_its_page_cap(requests_mock: requests_moc
 
     assert enricher.counts.requests() == {"pull_list": MAX_PULL_LIST_PAGES, "pull": 1}
     assert single.call_count == 1
+
+
+def test_with_a_side_pool_a_push_is_compared_while_the_pull_requests_are_read(
+    requests_mock: requests_mock.Mocker,
+) -> None:
+    threads: dict[str, str] = {}  # what was asked -> the thread that asked (requests-mock serialises the answers)
+
+    def answer(name: str, body: dict[str, Any]) -> Any:
+        def reply(request: Any, context: Any) -> dict[str, Any]:
+            threads[name] = threading.current_thread().name
+            return body
+
+        return reply
+
+    events = [
+        with_id(pull_request_event("opened", 5, repo="acme/api"), 102, 60),
+        with_id(push_event(before=OLD, head=RECENT, repo="acme/api"), 101, 120),
+    ]
+    mock_repo(requests_mock, events=events)
+    requests_mock.get(f"{REPO}/compare/{OLD}...{RECENT}", json=answer("compare", {"total_commits": 1, "commits": []}))
+    requests_mock.get(f"{REPO}/pulls/5", json=answer("pull", pull(5, "Retry the uploads", repo="acme/api")))
+    requests_mock.get(f"{REPO}/pulls/5/files?per_page=100", json=answer("files", {}))
+    sink, enricher = ListSink(), Enricher()
+
+    poll(MemoryStore(), sink, enricher, side=SidePool(workers=4, name="side"))
+
+    me = threading.current_thread().name
+    assert threads["pull"] == me  # the pull requests are read by the polling thread...
+    assert threads["compare"].startswith("side-") and threads["files"].startswith("side-")  # ...the rest beside it
+    assert sink.titles == ["Push to main (1 commit)", "Pull request opened: Retry the uploads"]
+    assert enricher.counts.requests() == {"deployments": 1, "compare": 1, "pull": 1, "files": 1}

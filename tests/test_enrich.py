@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -196,3 +199,26 @@ def test_server_errors_mark_details_missing_for_every_kind(requests_mock: reques
     assert enricher.enrich_run(client, "acme", "api", run, run_event).data["details_missing"] is True
     # a merged pull request needs the full object, so the list is not asked for at all
     assert enricher.counts.failures() == {"pull": 1, "reviews": 1, "files": 1, "jobs": 1}
+
+
+def test_threads_asking_for_the_same_object_at_once_share_one_request(requests_mock: requests_mock.Mocker) -> None:
+    first_asked, release = threading.Event(), threading.Event()
+
+    def slow_compare(request: Any, context: Any) -> dict[str, Any]:
+        first_asked.set()
+        release.wait(5)
+        return {"total_commits": 2, "commits": []}
+
+    compare = requests_mock.get(re.compile(f"{REPO}/compare/.*"), json=slow_compare)
+    raw = push_event(before="a" * 40, head="b" * 40, repo="acme/api")
+    enricher, client = Enricher(), make_client()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = [pool.submit(enricher.enrich_event, client, "acme", "api", raw, built(raw)) for _ in range(4)]
+        assert first_asked.wait(5)
+        time.sleep(0.05)  # let the other three reach the cache and wait there
+        release.set()
+        titles = [future.result(timeout=5).title for future in futures]
+
+    assert compare.call_count == 1
+    assert titles == ["Push to main (2 commits)"] * 4
+    assert enricher.counts.requests() == {"compare": 1}
