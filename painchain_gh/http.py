@@ -26,6 +26,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from requests.cookies import RequestsCookieJar
 from requests.structures import CaseInsensitiveDict
+from urllib3.connectionpool import ConnectionPool
 
 from painchain_gh import __version__
 from painchain_gh.errors import PainChainError
@@ -85,6 +86,35 @@ class LeanAdapter(HTTPAdapter):
     """``requests``' adapter, building each response without the per-response work these
     clients never use: no copy of the headers (urllib3's are case-insensitive already), no
     cookie extraction, no charset guess (bodies are read as bytes and decoded as JSON)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pools: dict[tuple[str, object], ConnectionPool] = {}
+
+    def get_connection_with_tls_context(
+        self,
+        request: requests.PreparedRequest,
+        verify: bool | str | None,
+        proxies: Mapping[str, str] | None = None,
+        cert: Any = None,
+    ) -> ConnectionPool:
+        """The pool of the request's origin, looked up once per origin when no proxy or client
+        certificate is involved (``requests`` parses the URL and its proxy settings every time)."""
+        url = request.url or ""
+        end = url.find("/", url.find("://") + 3)
+        if proxies or cert is not None or end < 0:
+            return super().get_connection_with_tls_context(request, verify, dict(proxies or {}), cert)
+        key = (url[:end], verify)
+        pool = self._pools.get(key)
+        if pool is None or getattr(pool, "pool", None) is None:  # not met yet, or closed (evicted by the manager)
+            pool = self._pools[key] = super().get_connection_with_tls_context(request, verify, None, cert)
+        return pool
+
+    def request_url(self, request: requests.PreparedRequest, proxies: Mapping[str, str] | None) -> str:
+        """The path and query to send (the whole URL only through a proxy)."""
+        if proxies:
+            return super().request_url(request, dict(proxies))
+        return request.path_url
 
     def build_response(self, req: requests.PreparedRequest, resp: Any) -> requests.Response:
         """The :class:`requests.Response` of urllib3's ``resp`` (body unread)."""
