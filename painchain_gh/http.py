@@ -106,9 +106,16 @@ class LeanAdapter(HTTPAdapter):
             return super().get_connection_with_tls_context(request, verify, dict(proxies or {}), cert)
         key = (url[:end], verify)
         pool = self._pools.get(key)
-        if pool is None or getattr(pool, "pool", None) is None:  # not met yet, or closed (evicted by the manager)
+        if pool is None:
             pool = self._pools[key] = super().get_connection_with_tls_context(request, verify, None, cert)
         return pool
+
+    def close(self) -> None:
+        """Close every pool, those looked up here included."""
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
+        super().close()
 
     def request_url(self, request: requests.PreparedRequest, proxies: Mapping[str, str] | None) -> str:
         """The path and query to send (the whole URL only through a proxy)."""
