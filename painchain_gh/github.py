@@ -51,6 +51,8 @@ from painchain_gh.http import (
     int_header,
     origin,
     parse_retry_after,
+    plain_base,
+    prepare_get,
     proxies_for,
     resolve,
     size_text,
@@ -70,6 +72,12 @@ _REDIRECTS = frozenset({301, 302, 307, 308})
 _ETAG = re.compile(f"[!-~](?:[ -~]{{0,{MAX_ETAG_LENGTH - 2}}}[!-~])?")  # printable ASCII, trimmed
 _MESSAGE_LENGTH = 300
 _DEADLINE_MESSAGE = "the run's deadline (--max-runtime) was reached"
+_HEADERS = {  # every request's; the token and ETag are added per request
+    "Accept": "application/vnd.github+json",
+    "Accept-Encoding": "gzip, deflate",
+    "X-GitHub-Api-Version": API_VERSION,
+    "User-Agent": USER_AGENT,
+}
 
 
 TokenSource = SecretStr | Callable[[], SecretStr | None] | None
@@ -229,6 +237,7 @@ class GitHubClient:
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self._origin = origin(self.api_url)
+        self._plain_base = plain_base(self.api_url)
         self._proxies = proxies_for(self.api_url)
         self._session = session
         self._token = token
@@ -327,7 +336,6 @@ class GitHubClient:
 
     def _get_page(self, url: str, *, etag: str | None, list_key: str | None) -> Page:
         reply = self._request(url, etag=etag)
-        where = url_path(url)
         if reply.status == 304:
             return Page(status=304, etag=etag)
         if reply.status == 422:
@@ -335,13 +343,15 @@ class GitHubClient:
         try:
             body = reply.json()
         except InvalidJSON as error:
-            raise GitHubTemporaryError(f"GitHub answered {where} with a body that is not JSON ({error})") from None
+            raise GitHubTemporaryError(
+                f"GitHub answered {url_path(url)} with a body that is not JSON ({error})"
+            ) from None
         items = body.get(list_key) if list_key and isinstance(body, dict) else body
         if not isinstance(items, list):
-            raise GitHubTemporaryError(f"GitHub answered {where} with an unexpected body")
+            raise GitHubTemporaryError(f"GitHub answered {url_path(url)} with an unexpected body")
         if len(items) > PER_PAGE:
             raise GitHubTemporaryError(
-                f"GitHub answered {where} with {len(items)} items, more than the {PER_PAGE} asked for"
+                f"GitHub answered {url_path(url)} with {len(items)} items, more than the {PER_PAGE} asked for"
             )
         next_url = reply.links.get("next", {}).get("url")
         if next_url:
@@ -361,33 +371,27 @@ class GitHubClient:
         )
 
     def _request(self, url: str, *, etag: str | None) -> Reply:
-        headers = {
-            "Accept": "application/vnd.github+json",
-            "Accept-Encoding": "gzip, deflate",
-            "X-GitHub-Api-Version": API_VERSION,
-            "User-Agent": USER_AGENT,
-        }
-        where = url_path(url)
+        headers = dict(_HEADERS)
         authorization, secret_values, authorization_ok = self._current_auth()
         if not authorization_ok:
             raise GitHubAuthError(
                 f"the token cannot be sent in an HTTP header (characters outside Latin-1, or control "
-                f"characters) on {where}"
+                f"characters) on {url_path(url)}"
             )
         if authorization is not None:
             headers["Authorization"] = authorization
         if etag and usable_etag(etag, secret_values=secret_values):
             headers["If-None-Match"] = etag
         return with_retries(
-            lambda: self._attempt(url, headers, where), policy=self._policy, deadline=self._deadline, sleep=self._sleep
+            lambda: self._attempt(url, headers), policy=self._policy, deadline=self._deadline, sleep=self._sleep
         )
 
-    def _attempt(self, url: str, headers: dict[str, str], where: str) -> Reply | Retry:
+    def _attempt(self, url: str, headers: dict[str, str]) -> Reply | Retry:
         """One attempt (redirects within the API's origin included): an answer, a Retry, or an error."""
         self.budget.check()
         if self._deadline.expired():
             raise DeadlineReached(_DEADLINE_MESSAGE)
-        reply = self._follow(url, headers, where)
+        reply = self._follow(url, headers)
         if isinstance(reply, Retry):
             return reply
         # Only refusals need GitHub's message; parsing every body twice would cost CPU per request.
@@ -395,6 +399,7 @@ class GitHubClient:
         verdict = classify(reply.status, reply.headers, message)
         if verdict in (Verdict.OK, Verdict.NOT_MODIFIED, Verdict.END_OF_PAGES):
             return reply
+        where = url_path(url)
         described = describe(reply, where, secret_values=self._secrets)
         if verdict is Verdict.RETRY:
             return Retry(GitHubTemporaryError(described), parse_retry_after(reply.headers.get("Retry-After")))
@@ -411,14 +416,15 @@ class GitHubClient:
             return Retry(GitHubRateLimited(reason), wait, on_give_up=lambda: self.budget.stop(reason))
         raise GitHubRepoError(described)
 
-    def _follow(self, url: str, headers: dict[str, str], where: str) -> Reply | Retry:
+    def _follow(self, url: str, headers: dict[str, str]) -> Reply | Retry:
         """Send, following at most :data:`MAX_REDIRECTS` redirects within the API's origin."""
+        asked = url  # named in messages by its path, worked out only when one is needed
         for _ in range(MAX_REDIRECTS + 1):
             try:
-                prepared = requests.Request("GET", url, headers=headers).prepare()
+                prepared = prepare_get(url, headers, base=self._plain_base)
             except (requests.RequestException, ValueError) as error:
                 raise GitHubRepoError(
-                    f"the request for {where} could not be encoded ({type(error).__name__})"
+                    f"the request for {url_path(asked)} could not be encoded ({type(error).__name__})"
                 ) from None
             try:
                 with self.budget.slots:
@@ -431,16 +437,18 @@ class GitHubClient:
                         on_headers=self.budget.observe,
                     )
             except Unreachable as error:
-                return Retry(GitHubTemporaryError(f"GitHub unreachable for {where}: {error}"))
+                return Retry(GitHubTemporaryError(f"GitHub unreachable for {url_path(asked)}: {error}"))
             except BodyTooLarge:
                 raise GitHubTemporaryError(
-                    f"GitHub's answer for {where} is larger than {size_text(self._max_body_bytes)}; not read"
+                    f"GitHub's answer for {url_path(asked)} is larger than {size_text(self._max_body_bytes)}; not read"
                 ) from None
             except OutOfTime:
-                raise DeadlineReached(f"{_DEADLINE_MESSAGE} while GitHub's answer for {where} was arriving") from None
+                raise DeadlineReached(
+                    f"{_DEADLINE_MESSAGE} while GitHub's answer for {url_path(asked)} was arriving"
+                ) from None
             except Unsendable as error:
                 raise GitHubRepoError(
-                    f"the request for {where} could not be sent or its answer not parsed ({error})"
+                    f"the request for {url_path(asked)} could not be sent or its answer not parsed ({error})"
                 ) from None
             if reply.status not in _REDIRECTS:
                 return reply
@@ -448,10 +456,11 @@ class GitHubClient:
             if not reply.headers.get("Location") or origin(target) != self._origin:
                 shown = secrets.safe_text(_origin_text(target), limit=100, extra=self._secrets)
                 raise GitHubRepoError(
-                    f"GitHub redirected {where} ({reply.status}) to another host or scheme ({shown}); not followed"
+                    f"GitHub redirected {url_path(asked)} ({reply.status}) to another host or scheme ({shown}); "
+                    "not followed"
                 )
             url = target
-        raise GitHubRepoError(f"GitHub redirected {where} more than {MAX_REDIRECTS} times; not followed")
+        raise GitHubRepoError(f"GitHub redirected {url_path(asked)} more than {MAX_REDIRECTS} times; not followed")
 
 
 def url_path(url: str) -> str:

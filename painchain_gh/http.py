@@ -24,6 +24,9 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from requests.cookies import RequestsCookieJar
+from requests.structures import CaseInsensitiveDict
+from urllib3.connectionpool import ConnectionPool
 
 from painchain_gh import __version__
 from painchain_gh.errors import PainChainError
@@ -55,20 +58,119 @@ def new_session(*, pool_size: int) -> requests.Session:
     The environment (proxies, CA bundle) is read once here and in :func:`proxies_for`, not on
     every request as ``requests`` does by default (with a ``~/.netrc`` lookup each time).
     """
-    session = requests.Session()
+    session = _Session()
     session.cookies = _NoCookies()
     session.trust_env = False
     ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
     if ca_bundle:
         session.verify = ca_bundle
-    adapter = HTTPAdapter(pool_connections=16, pool_maxsize=max(pool_size, 1), max_retries=0)
+    adapter = LeanAdapter(pool_connections=16, pool_maxsize=max(pool_size, 1), max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
     return session
 
 
-class _NoCookies(requests.cookies.RequestsCookieJar):
+class _Session(requests.Session):
+    """A session that leaves redirects to its callers (they follow them within their origin).
+
+    ``Session.send`` otherwise looks for the next request even with ``allow_redirects=False``,
+    and reads a redirect's whole body first, past the size cap and the deadline."""
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        """None: no redirect is ever followed (nor its body read) here."""
+        return None
+
+
+class LeanAdapter(HTTPAdapter):
+    """``requests``' adapter, building each response without the per-response work these
+    clients never use: no copy of the headers (urllib3's are case-insensitive already), no
+    cookie extraction, no charset guess (bodies are read as bytes and decoded as JSON)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pools: dict[tuple[str, object], ConnectionPool] = {}
+
+    def get_connection_with_tls_context(
+        self,
+        request: requests.PreparedRequest,
+        verify: bool | str | None,
+        proxies: Mapping[str, str] | None = None,
+        cert: Any = None,
+    ) -> ConnectionPool:
+        """The pool of the request's origin, looked up once per origin when no proxy or client
+        certificate is involved (``requests`` parses the URL and its proxy settings every time)."""
+        url = request.url or ""
+        end = url.find("/", url.find("://") + 3)
+        if proxies or cert is not None or end < 0:
+            return super().get_connection_with_tls_context(request, verify, dict(proxies or {}), cert)
+        key = (url[:end], verify)
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = self._pools[key] = super().get_connection_with_tls_context(request, verify, None, cert)
+        return pool
+
+    def close(self) -> None:
+        """Close every pool, those looked up here included."""
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
+        super().close()
+
+    def request_url(self, request: requests.PreparedRequest, proxies: Mapping[str, str] | None) -> str:
+        """The path and query to send (the whole URL only through a proxy)."""
+        if proxies:
+            return super().request_url(request, dict(proxies))
+        return request.path_url
+
+    def build_response(self, req: requests.PreparedRequest, resp: Any) -> requests.Response:
+        """The :class:`requests.Response` of urllib3's ``resp`` (body unread)."""
+        response = requests.Response()
+        response.status_code = resp.status
+        response.headers = resp.headers
+        response.raw = resp
+        response.reason = resp.reason
+        response.url = req.url  # type: ignore[assignment]  # always str here: URLs are built as str
+        response.request = req
+        response.connection = self
+        return response
+
+
+# What ``PreparedRequest.prepare_url`` leaves as it is after a base URL it left as it is: unreserved
+# characters, "/" and a non-empty query of "name=value&..." (no "%", which it would re-quote, and no
+# "." or ".." segment, which urllib3 would remove).
+_PLAIN_REST = re.compile(r"(?!.*/\.\.?(?:/|\?|$))/[A-Za-z0-9._~/-]*(?:\?[A-Za-z0-9._~=&-]+)?")
+
+
+def plain_base(base: str) -> str | None:
+    """``base`` + ``/`` when ``requests`` prepares that URL unchanged (then :func:`prepare_get`
+    can skip its parsing for URLs under it), else None."""
+    url = f"{base}/"
+    try:
+        return url if requests.Request("GET", url).prepare().url == url else None
+    except (requests.RequestException, ValueError):
+        return None
+
+
+def prepare_get(url: str, headers: Mapping[str, str], *, base: str | None = None) -> requests.PreparedRequest:
+    """A GET of ``url`` ready to send, the same as ``requests.Request("GET", url, headers).prepare()``.
+
+    A URL under ``base`` (from :func:`plain_base`) whose rest ``requests`` would leave as it is
+    skips the parsing and re-quoting, the costliest part of preparing a request; its headers
+    must already be known to be sendable (constants, a token checked by :func:`header_safe`, a
+    checked ETag). Anything else goes through ``requests`` (which raises for what it refuses).
+    """
+    if base is None or not url.startswith(base) or _PLAIN_REST.fullmatch(url, len(base) - 1) is None:
+        return requests.Request("GET", url, headers=dict(headers)).prepare()
+    prepared = requests.PreparedRequest()
+    prepared.method = "GET"
+    prepared.url = url
+    prepared.headers = CaseInsensitiveDict(headers)
+    prepared.prepare_cookies(None)  # an empty jar, as ``prepare`` leaves (a plain Session merges into it)
+    return prepared
+
+
+class _NoCookies(RequestsCookieJar):
     """Neither GitHub's API nor the backend needs cookies; the shared jar's lock would make
     every response of every worker thread wait for the others."""
 

@@ -29,7 +29,7 @@ class CursorError(ValueError):
 
 def is_header_safe(value: str | None) -> bool:
     """Whether a stored ETag may be sent back as a header: printable ASCII, bounded."""
-    return value is not None and 0 < len(value) <= ETAG_MAX and all(" " <= char <= "~" for char in value)
+    return value is not None and 0 < len(value) <= ETAG_MAX and value.isascii() and value.isprintable()
 
 
 def checked_identifier(value: object, *, where: str) -> str:
