@@ -179,6 +179,24 @@ class Enricher:
         result = self._once(client, key, kind, fetch)
         return result if isinstance(result, list) else None
 
+    def prefetch_pages(self, client: GitHubClient, owner: str, repo: str, raw: Mapping[str, Any]) -> None:
+        """Ask now for the pages :meth:`enrich_event` will want for ``raw`` when ``raw`` alone says
+        so (an opened or merged pull request's files, a merge's or a review's reviews), so that
+        they travel beside the pull request lookups; cached, so nothing is asked twice."""
+        number = _pull_event_number(raw)
+        if number is None:
+            return
+        payload = as_dict(raw.get("payload"))
+        action = payload.get("action")
+        merged = action == "merged" or (
+            action == "closed" and as_dict(payload.get("pull_request")).get("merged") is True
+        )
+        base = f"/repos/{owner}/{repo}/pulls/{number}"
+        if raw.get("type") == "PullRequestReviewEvent" or merged:
+            self._first_page(client, "reviews", f"{base}/reviews", ("reviews", owner, repo, str(number)))
+        if raw.get("type") == "PullRequestEvent" and (action == "opened" or merged):
+            self._first_page(client, "files", f"{base}/files", ("files", owner, repo, str(number)))
+
     # -- events ---------------------------------------------------------------------------
 
     def enrich_event(

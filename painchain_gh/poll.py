@@ -305,14 +305,22 @@ def _new_events(
             asks = id(raw) in detailed and raw.get("type") in ENRICHED_TYPES
             enriched.append((_start(call, side if asks else None), identifier, created))
 
-    # Pushes need nothing from the pull requests: their compare lookups go out while those are read.
+    # Pushes need nothing from the pull requests: their compare lookups go out while those are
+    # read, and so do the files and reviews that the events alone say they need.
     pushes = [item for item in kept.items() if item[1][0].get("type") == "PushEvent"]
     build_and_enrich(pushes, {})
     others = [item for item in kept.items() if item[1][0].get("type") != "PushEvent"]
+    early = [
+        side.submit(partial(enricher.prefetch_pages, client, owner, repo, raw))
+        for _, (raw, _) in others
+        if side is not None and id(raw) in detailed and raw.get("type") in ENRICHED_TYPES
+    ]
     details = enricher.pulls_for(
         client, owner, repo, [raw for _, (raw, _) in others], detailed=lambda raw: id(raw) in detailed
     )
     build_and_enrich(others, details)
+    for future in early:
+        future.result()  # already in the cache; this only surfaces an unexpected error
     return [Outgoing(future.result(), identifier, created) for future, identifier, created in enriched]
 
 

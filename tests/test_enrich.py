@@ -222,3 +222,31 @@ def test_threads_asking_for_the_same_object_at_once_share_one_request(requests_m
     assert compare.call_count == 1
     assert titles == ["Push to main (2 commits)"] * 4
     assert enricher.counts.requests() == {"compare": 1}
+
+
+@pytest.mark.parametrize(
+    ("raw", "asked"),
+    [
+        (pull_request_event("opened", 3, repo="acme/api"), {"files": 1}),
+        (pull_request_event("merged", 3, repo="acme/api"), {"files": 1, "reviews": 1}),
+        (review_event(3, repo="acme/api"), {"reviews": 1}),
+        (pull_request_event("closed", 3, repo="acme/api"), {}),  # merged or not: only the pull request says
+        (pull_request_event("reopened", 3, repo="acme/api"), {}),
+    ],
+)
+def test_pages_asked_early_are_exactly_those_the_event_needs_and_never_asked_twice(
+    requests_mock: requests_mock.Mocker, raw: dict[str, Any], asked: dict[str, int]
+) -> None:
+    requests_mock.get(re.compile(f"{REPO}/pulls/3/(files|reviews)"), json=[])
+    requests_mock.get(f"{REPO}/pulls/3", json=pull(3, "Three", repo="acme/api"))
+    requests_mock.get(f"{REPO}/pulls", json=[pull(3, "Three", repo="acme/api")])
+    enricher, client = Enricher(), make_client()
+
+    enricher.prefetch_pages(client, "acme", "api", raw)
+    early = enricher.counts.requests()
+    pulls = enricher.pulls_for(client, "acme", "api", [raw])
+    enricher.enrich_event(client, "acme", "api", raw, built(raw, pulls))
+
+    assert early == asked
+    later = {kind: n for kind, n in enricher.counts.requests().items() if kind not in ("pull", "pull_list")}
+    assert later == asked  # enrich_event found them in the cache
