@@ -90,7 +90,8 @@ def _header(context: Context) -> str:
             f"- {context.repos_per_integration} repositories per integration (one tenant each), "
             f"{context.integrations_per_token} integrations per token, {context.active_share:.0%} of repositories "
             "active between the two syncs (3 new events incl. a trimmed pull request event, and a run that "
-            "completes); every repository starts with a push, an issue, a star and one run",
+            "completes); every repository starts with a push, an issue, a star and one run (plus the older "
+            "events and pull request events of `--history-events` and `--history-pulls`, when the command gives them)",
             f"- `painchain-gh --version`: {context.version_seconds:.3f} s (best of 5), "
             f"peak RSS {context.version_rss_mb:.0f} MB",
         ]
