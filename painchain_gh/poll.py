@@ -41,6 +41,7 @@ from painchain_gh.transform.kinds import kind_of, kind_of_raw, wanted
 CLOSED_WITH_MERGED = "ignored:pull_request.closed_with_merged"
 ENRICHED_TYPES = frozenset({"PushEvent", "PullRequestEvent", "PullRequestReviewEvent"})  # may ask GitHub for more
 T = TypeVar("T")
+Kept = dict[str, tuple[Mapping[str, Any], int]]  # event id -> (raw Events API object, created at)
 EVENTS_API_KINDS = ("push", "pull_request", "review", "issue", "release")
 
 
@@ -267,32 +268,13 @@ def _new_events(
     """Events not handled yet, transformed and enriched (those created before ``since``, if
     given, without extra requests); those left out (by type, or because the integration does
     not want their kind) are marked handled right away, without any request."""
-    fresh: dict[str, tuple[Mapping[str, Any], int]] = {}
-    for item in items:
-        identifier = event_id(item) if isinstance(item, Mapping) else None
-        created = created_at(item)
-        if identifier is None or created is None:
-            result.count_ignored("malformed")
-            continue
-        if identifier not in fresh and is_new_event(state.events, identifier, created):
-            fresh[identifier] = (item, created)
-    skip_ids = redundant_closes([raw for raw, _ in fresh.values()])
-    kept: dict[str, tuple[Mapping[str, Any], int]] = {}
-    for identifier, (raw, created) in fresh.items():
-        kind = kind_of_raw(raw)
-        reason = CLOSED_WITH_MERGED if identifier in skip_ids else None
-        if reason is None and kind is not None and not wants(job, kind):
-            reason = f"not_chosen:{kind}"
-        if reason is not None:
-            result.count_ignored(reason)
-            mark_event(state.events, identifier, created)  # handled: never looked at again
-        else:
-            kept[identifier] = (raw, created)
+    kept = _kept_events(job, state, items, result=result)
     owner, repo = job.repository.owner, job.repository.repo
     detailed = {id(raw) for raw, created in kept.values() if since is None or created >= since}
     enriched: list[tuple[Future[PainChainEvent], str, int]] = []
 
     def build_and_enrich(items: Iterable[tuple[str, tuple[Mapping[str, Any], int]]], details: Pulls) -> None:
+        """Transform ``items``; start each one's enrichment (beside this thread when it may ask GitHub)."""
         for identifier, (raw, created) in items:
             built = to_event(raw, ctx, details)
             if not isinstance(built, Skip) and not wants(job, kind_of(built)):
@@ -322,6 +304,33 @@ def _new_events(
     for future in early:
         future.result()  # already in the cache; this only surfaces an unexpected error
     return [Outgoing(future.result(), identifier, created) for future, identifier, created in enriched]
+
+
+def _kept_events(job: RepoJob, state: RepoState, items: Iterable[Any], *, result: RepoResult) -> Kept:
+    """The new events worth transforming, by id, in page order; malformed ones are counted,
+    redundant closes and kinds the integration does not want are marked handled."""
+    fresh: Kept = {}
+    for item in items:
+        identifier = event_id(item) if isinstance(item, Mapping) else None
+        created = created_at(item)
+        if identifier is None or created is None:
+            result.count_ignored("malformed")
+            continue
+        if identifier not in fresh and is_new_event(state.events, identifier, created):
+            fresh[identifier] = (item, created)
+    skip_ids = redundant_closes([raw for raw, _ in fresh.values()])
+    kept: Kept = {}
+    for identifier, (raw, created) in fresh.items():
+        kind = kind_of_raw(raw)
+        reason = CLOSED_WITH_MERGED if identifier in skip_ids else None
+        if reason is None and kind is not None and not wants(job, kind):
+            reason = f"not_chosen:{kind}"
+        if reason is not None:
+            result.count_ignored(reason)
+            mark_event(state.events, identifier, created)  # handled: never looked at again
+        else:
+            kept[identifier] = (raw, created)
+    return kept
 
 
 def _start(call: Callable[[], T], side: SidePool | None) -> Future[T]:
