@@ -59,6 +59,7 @@ class RequestCounts:
     def __init__(self) -> None:
         self._requests: Counter[str] = Counter()
         self._failures: Counter[str] = Counter()
+        self._skipped: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     def add(self, kind: str, n: int = 1) -> None:
@@ -70,6 +71,17 @@ class RequestCounts:
         """Count one failed lookup of ``kind`` (its event went out with ``details_missing``)."""
         with self._lock:
             self._failures[kind] += 1
+
+    def skip(self, kind: str) -> None:
+        """Count one event of ``kind`` (push, pull_request, review, workflow_run) sent without the
+        lookups it would have had (first-sync history: ``details_skipped``)."""
+        with self._lock:
+            self._skipped[kind] += 1
+
+    def skipped(self) -> dict[str, int]:
+        """Events sent without their lookups, per event kind, so far."""
+        with self._lock:
+            return dict(self._skipped)
 
     def requests(self) -> dict[str, int]:
         """Requests per kind so far."""
@@ -224,7 +236,10 @@ class Enricher:
         wants_reviews = kind == "PullRequestReviewEvent" or action == "merged"
         wants_files = kind == "PullRequestEvent" and action in FULL_PULL_ACTIONS
         if not detailed:
-            return skipped(event) if wants_reviews or wants_files else event
+            if not (wants_reviews or wants_files):
+                return event
+            self.counts.skip("review" if kind == "PullRequestReviewEvent" else "pull_request")
+            return skipped(event)
         if wants_reviews:
             reviews = self._first_page(client, "reviews", f"{base}/reviews", ("reviews", owner, repo, str(number)))
             event = with_reviews(event, reviews)
@@ -251,6 +266,7 @@ class Enricher:
         if ZERO_SHA in (before, head) or not (_is_sha(before) and _is_sha(head)):
             return event  # a new branch (nothing to compare with) or a deletion
         if not detailed:
+            self.counts.skip("push")
             return skipped(event)
 
         def fetch() -> Mapping[str, Any] | None:
@@ -278,6 +294,7 @@ class Enricher:
         if run_id is None or not needs_jobs(event):
             return event
         if not detailed:
+            self.counts.skip("workflow_run")
             return skipped(event)
         attempt = str(as_int(run.get("run_attempt")) or 1)
 

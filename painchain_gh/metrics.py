@@ -54,6 +54,10 @@ def build_registry(report: SyncReport, *, last_success: float | None) -> Collect
             "Extra lookups that failed by kind (their events went out with details_missing)",
             report.details_missing,
         ),
+        ("painchain_gh_last_run_details_skipped", "kind"): (
+            "First-sync history events sent without extra lookups by kind (older than --backfill-details)",
+            report.details_skipped,
+        ),
         ("painchain_gh_rate_limit_remaining", "token"): (
             "Rate-limit requests left per token (by fingerprint)",
             {b.fingerprint: b.remaining for b in report.budgets if b.remaining is not None},

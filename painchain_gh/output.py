@@ -125,6 +125,7 @@ def summary_fields(report: SyncReport) -> dict[str, Any]:
         "github_units": sum(budget.units_spent for budget in report.budgets),
         "github_requests_by_kind": dict(sorted(report.requests_by_kind.items())),
         "details_missing": sum(report.details_missing.values()),
+        "details_skipped": sum(report.details_skipped.values()),
         "duration_ms": round(report.seconds * 1000),
         "exit_code": int(report.exit_code()),
     }
@@ -159,6 +160,8 @@ def log_summary(report: SyncReport) -> None:
         text += "; extra requests: " + describe_kinds(report.requests_by_kind)
     if fields["details_missing"]:
         text += f"; {fields['details_missing']} lookups failed (events sent with details_missing)"
+    if fields["details_skipped"]:
+        text += f"; {fields['details_skipped']} first-sync history events sent without details (--backfill-details)"
     if report.fatal:
         text += f"; stopped: {report.fatal}"
     level = logging.INFO if report.exit_code() == 0 else logging.WARNING

@@ -68,6 +68,7 @@ class SyncReport:
     seconds: float = 0.0
     requests_by_kind: dict[str, int] = field(default_factory=dict)  # extra requests (enrichment, new streams)
     details_missing: dict[str, int] = field(default_factory=dict)  # failed extra lookups per kind
+    details_skipped: dict[str, int] = field(default_factory=dict)  # first-sync history sent without lookups, per kind
     dry_run: bool = False
 
     def count(self, status: RepoStatus) -> int:

@@ -277,6 +277,7 @@ class SyncRun:
             seconds=time.monotonic() - started,
             requests_by_kind=self.enricher.counts.requests(),
             details_missing=self.enricher.counts.failures(),
+            details_skipped=self.enricher.counts.skipped(),
         )
 
 

@@ -91,6 +91,7 @@ def test_first_sync_history_older_than_the_window_asks_for_nothing_but_the_pull_
     (run,) = [data for data in by_title.values() if data.get("event_type") == "workflow_run"]
     assert run["details_skipped"] is True and "failed_jobs" not in run
     assert enricher.counts.requests() == {"deployments": 1, "pull_list": 1, "compare": 1}
+    assert enricher.counts.skipped() == {"push": 1, "pull_request": 1, "workflow_run": 1}
 
 
 def test_a_wider_window_gives_the_whole_history_its_details(requests_mock: requests_mock.Mocker) -> None:

@@ -99,3 +99,19 @@ def test_metrics_are_pushed_with_the_success_time_only_on_success(monkeypatch: p
     assert "painchain_gh_last_success_timestamp_seconds" in names[0]
     assert "painchain_gh_last_success_timestamp_seconds" not in names[1]
     assert pushed[0]["grouping_key"] == {"shard": "0-of-2"}
+
+
+def test_skipped_and_missing_details_are_in_the_summary_and_the_metrics(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    done = report(RepoStatus.SYNCED, details_missing={"compare": 1}, details_skipped={"push": 3, "pull_request": 2})
+    with caplog.at_level(logging.INFO, logger="painchain_gh"):
+        log_summary(done)
+    last = caplog.records[-1]
+    assert (last.fields["details_missing"], last.fields["details_skipped"]) == (1, 5)  # type: ignore[attr-defined]
+    assert "; 5 first-sync history events sent without details (--backfill-details)" in last.getMessage()
+    path = tmp_path / "m.prom"
+    metrics.write_metrics_file(path, done)
+    text = path.read_text()
+    assert 'painchain_gh_last_run_details_skipped{kind="push"} 3.0' in text
+    assert 'painchain_gh_last_run_details_missing{kind="compare"} 1.0' in text

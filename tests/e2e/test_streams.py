@@ -192,6 +192,7 @@ def test_first_sync_history_older_than_backfill_details_costs_only_the_lists(con
         ("Pull request merged: Add retries", True),
     ]
     assert first.summary()["github_requests_by_kind"] == {"deployments": 1, "pull_list": 1}
+    assert first.summary()["details_skipped"] == 2
 
     connector.github.add_event(OWNER, REPO, {**push_event(before=BEFORE, head=HEAD), "created_at": utc_iso(now - 7000)})
     late = connector.run("sync", "--force")  # synced before: a late event gets its details
