@@ -278,12 +278,7 @@ class GitHubClient:
 
     def iter_pages(self, path: str, *, etag: str | None, list_key: str | None = None) -> Iterator[Page]:
         """Pages of a list endpoint, newest first: page 1 conditionally, then ``Link: next``."""
-        url: str | None = f"{self.api_url}{path}?per_page={PER_PAGE}"
-        conditional = etag
-        while url:
-            page = self._get_page(url, etag=conditional, list_key=list_key)
-            yield page
-            url, conditional = page.next_url, None
+        return self.iter_query_pages(path, {}, etag=etag, list_key=list_key)
 
     def iter_query_pages(
         self, path: str, query: dict[str, str], *, etag: str | None, list_key: str | None = None
