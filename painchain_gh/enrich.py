@@ -183,12 +183,15 @@ class Enricher:
         result = self._once(client, ("pull", owner, repo, str(number)), "pull", fetch)
         return result if isinstance(result, Mapping) else None
 
-    def _first_page(self, client: GitHubClient, kind: str, path: str, key: tuple[str, ...]) -> list[Any] | None:
+    def _pull_page(self, client: GitHubClient, owner: str, repo: str, number: int, kind: str) -> list[Any] | None:
+        """The first page of a pull request's ``reviews`` or ``files`` (once per run)."""
+        path = f"/repos/{owner}/{repo}/pulls/{number}/{kind}"
+
         def fetch() -> list[Any]:
             self.counts.add(kind)
             return next(iter(client.iter_pages(path, etag=None))).items
 
-        result = self._once(client, key, kind, fetch)
+        result = self._once(client, (kind, owner, repo, str(number)), kind, fetch)
         return result if isinstance(result, list) else None
 
     def prefetch_pages(self, client: GitHubClient, owner: str, repo: str, raw: Mapping[str, Any]) -> None:
@@ -198,16 +201,11 @@ class Enricher:
         number = _pull_event_number(raw)
         if number is None:
             return
-        payload = as_dict(raw.get("payload"))
-        action = payload.get("action")
-        merged = action == "merged" or (
-            action == "closed" and as_dict(payload.get("pull_request")).get("merged") is True
-        )
-        base = f"/repos/{owner}/{repo}/pulls/{number}"
-        if raw.get("type") == "PullRequestReviewEvent" or merged:
-            self._first_page(client, "reviews", f"{base}/reviews", ("reviews", owner, repo, str(number)))
-        if raw.get("type") == "PullRequestEvent" and (action == "opened" or merged):
-            self._first_page(client, "files", f"{base}/files", ("files", owner, repo, str(number)))
+        wants_reviews, wants_files = _pages_wanted(raw.get("type"), _raw_action(raw))
+        if wants_reviews:
+            self._pull_page(client, owner, repo, number, "reviews")
+        if wants_files:
+            self._pull_page(client, owner, repo, number, "files")
 
     # -- events ---------------------------------------------------------------------------
 
@@ -231,23 +229,18 @@ class Enricher:
         number = pull_number(raw)
         if number is None or kind not in ("PullRequestEvent", "PullRequestReviewEvent"):
             return event
-        base = f"/repos/{owner}/{repo}/pulls/{number}"
-        action = event.data.get("action")
-        wants_reviews = kind == "PullRequestReviewEvent" or action == "merged"
-        wants_files = kind == "PullRequestEvent" and action in FULL_PULL_ACTIONS
+        wants_reviews, wants_files = _pages_wanted(kind, event.data.get("action"))
         if not detailed:
             if not (wants_reviews or wants_files):
                 return event
             self.counts.skip("review" if kind == "PullRequestReviewEvent" else "pull_request")
             return skipped(event)
         if wants_reviews:
-            reviews = self._first_page(client, "reviews", f"{base}/reviews", ("reviews", owner, repo, str(number)))
-            event = with_reviews(event, reviews)
+            event = with_reviews(event, self._pull_page(client, owner, repo, number, "reviews"))
         if wants_files:
             if "additions" not in event.data:  # GET /pulls/{n} failed: sizes and merged_by are unknown
                 event = missing(event)
-            files = self._first_page(client, "files", f"{base}/files", ("files", owner, repo, str(number)))
-            event = with_files(event, files)
+            event = with_files(event, self._pull_page(client, owner, repo, number, "files"))
         return event
 
     def _push(
@@ -352,15 +345,27 @@ def _trimmed(raw: Mapping[str, Any]) -> bool:
     return as_str(as_dict(as_dict(raw.get("payload")).get("pull_request")).get("title")) is None
 
 
+def _raw_action(raw: Mapping[str, Any]) -> object:
+    """A pull request event's action as far as its payload tells: ``merged`` for a merge in either
+    shape (trimmed ``merged``, or ``closed`` with ``merged: true``); a trimmed ``closed`` stays
+    ``closed`` (only the pull request itself says whether it was merged)."""
+    payload = as_dict(raw.get("payload"))
+    action = payload.get("action")
+    if action == "closed" and as_dict(payload.get("pull_request")).get("merged") is True:
+        return "merged"
+    return action
+
+
+def _pages_wanted(kind: object, action: object) -> tuple[bool, bool]:
+    """Whether a pull request event of ``kind`` and ``action`` wants its reviews, and its files."""
+    reviews = kind == "PullRequestReviewEvent" or (kind == "PullRequestEvent" and action == "merged")
+    return reviews, kind == "PullRequestEvent" and action in FULL_PULL_ACTIONS
+
+
 def _needs_full_pull(raw: Mapping[str, Any]) -> bool:
     """An ``opened`` or ``merged`` pull request event whose payload lacks sizes and ``merged_by``."""
-    payload = as_dict(raw.get("payload"))
-    if raw.get("type") != "PullRequestEvent":
-        return False
-    stub = as_dict(payload.get("pull_request"))
-    action = payload.get("action")
-    merged = action == "merged" or (action == "closed" and stub.get("merged") is True)
-    return (action == "opened" or merged) and "additions" not in stub
+    stub = as_dict(as_dict(raw.get("payload")).get("pull_request"))
+    return raw.get("type") == "PullRequestEvent" and _raw_action(raw) in FULL_PULL_ACTIONS and "additions" not in stub
 
 
 def _is_sha(value: str) -> bool:
