@@ -62,19 +62,6 @@ class LoadedState:
     unmigrated: dict[str, str] = field(default_factory=dict)
 
 
-def _read_state_text(path: Path) -> str | None:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as error:
-        raise StateError(f"cannot read state file {path}: {describe(error)}") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise StateError(f"state file {path} is not UTF-8 text (byte {error.start}); {_HINT}") from None
-
-
 def load_state(path: Path) -> LoadedState:
     """Every repository's validated state as compact JSON text; a missing file is an empty state.
 
@@ -82,7 +69,7 @@ def load_state(path: Path) -> LoadedState:
     newer version) is a :class:`StateError` naming the path: nothing is ever reset silently.
     Repositories are parsed one at a time. A version-1 file's entries come back as unmigrated.
     """
-    text = _read_state_text(path)
+    text = read_private_text(path, what="state file", hint=_HINT, follow_link=True)
     if text is None:
         return LoadedState()
     if not text.strip():

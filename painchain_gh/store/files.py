@@ -49,11 +49,16 @@ def open_private(path: Path, flags: int) -> int:
     return descriptor
 
 
-def read_private_text(path: Path, *, what: str) -> str | None:
-    """The UTF-8 text of a companion file (not through a symbolic link); None when it is missing.
-    Raises :class:`StateError` naming the file when it cannot be read or decoded."""
+def read_private_text(
+    path: Path, *, what: str, hint: str = "move it away to continue", follow_link: bool = False
+) -> str | None:
+    """The UTF-8 text of one of our files (a companion file never through a symbolic link; the
+    state file itself may be one: ``follow_link``); None when it is missing. Raises
+    :class:`StateError` naming the file, with ``hint``, when it cannot be decoded, and naming it
+    when it cannot be read."""
+    flags = os.O_RDONLY | os.O_CLOEXEC | (0 if follow_link else os.O_NOFOLLOW)
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        descriptor = os.open(path, flags)
     except FileNotFoundError:
         return None
     except OSError as error:
@@ -66,7 +71,7 @@ def read_private_text(path: Path, *, what: str) -> str | None:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise StateError(f"{what} {path} is not UTF-8 text (byte {error.start}); move it away to continue") from None
+        raise StateError(f"{what} {path} is not UTF-8 text (byte {error.start}); {hint}") from None
 
 
 def resolve_link(path: Path) -> Path:
