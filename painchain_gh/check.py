@@ -38,7 +38,7 @@ class CheckTarget(Protocol):
         """Their repositories, and the selection with refused integrations added."""
         ...
 
-    def github_client(self, api_url: str, token: TokenSource, budget: TokenBudget) -> GitHubClient:
+    def github_client(self, api_url: str, token: TokenSource, budget: TokenBudget, scope: str = "") -> GitHubClient:
         """A GitHub client for one API and token."""
         ...
 

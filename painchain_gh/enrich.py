@@ -95,7 +95,7 @@ class RequestCounts:
 
 
 class Enricher:
-    """Per-run caches of the extra requests, keyed by (API, token, repository, object)."""
+    """Per-run caches of the extra requests, keyed by (tenant, API, credential, repository, object)."""
 
     def __init__(self, counts: RequestCounts | None = None) -> None:
         self.counts = counts or RequestCounts()
@@ -312,7 +312,7 @@ class Enricher:
         """``fetch()`` at most once per run and key, even when several threads ask at once (the
         others wait for the first one's answer); None (and a counted failure) if it failed or
         found nothing."""
-        full_key = (client.api_url, client.budget.fingerprint, *(part.lower() for part in key))
+        full_key = (client.cache_scope, client.api_url, client.budget.fingerprint, *(part.lower() for part in key))
         with self._lock:
             entry = self._cache.get(full_key)
             if entry is None:

@@ -221,7 +221,11 @@ class Probe:
 
 
 class GitHubClient:
-    """Requests to one GitHub API base URL with one token."""
+    """Requests to one GitHub API base URL with one token, on behalf of one tenant.
+
+    ``cache_scope`` (the tenant) keys whatever is cached of the answers beside the token's
+    fingerprint, so that nothing fetched for one tenant is handed to another.
+    """
 
     def __init__(
         self,
@@ -234,8 +238,10 @@ class GitHubClient:
         policy: RetryPolicy | None = None,
         sleep: Sleep | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        cache_scope: str = "",
     ) -> None:
         self.api_url = api_url.rstrip("/")
+        self.cache_scope = cache_scope
         self._origin = origin(self.api_url)
         self._plain_base = plain_base(self.api_url)
         self._proxies = proxies_for(self.api_url)

@@ -4,9 +4,11 @@ An integration may give ``appId`` + ``privateKey`` (and optionally ``installatio
 ``token``. :class:`InstallationTokenProvider` signs the JWT (RS256, ``iat`` 60 s in the past, ``exp``
 9 minutes ahead, ``iss`` the App id), finds the installation when it is not given, mints an installation
 token with ``POST {apiUrl}/app/installations/{id}/access_tokens`` (GitHub Enterprise Server too), and
-mints again only when less than five minutes are left. :class:`TokenProviders` shares one provider per
-(apiUrl, appId, installationId) in a run. PyJWT and cryptography are imported on first use, so
-commands that never sign (``--version``) stay fast.
+mints again only shortly before it expires. :class:`TokenProviders` shares one provider per tenant,
+API, App id, private key (its digest) and installation in a run: public identifiers alone (an App id,
+an installation id, a repository name) never reach another tenant's installation. Private keys are
+RSA of 2048 to 4096 bits; their size is checked before any expensive validation. PyJWT and
+cryptography are imported on first use, so commands that never sign (``--version``) stay fast.
 
 The private key and every minted token are registered with :mod:`painchain_gh.secrets`; no message
 built here contains them. References: docs.github.com "Generating a JSON Web Token (JWT) for a GitHub
@@ -15,6 +17,7 @@ App" and "Authenticating as a GitHub App installation".
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -57,7 +60,8 @@ from painchain_gh.timeutil import parse_time
 API_VERSION = "2022-11-28"
 JWT_BACKDATE = 60  # seconds: GitHub's advice against clock drift
 JWT_LIFETIME = 540  # seconds ahead; GitHub refuses more than 600
-REFRESH_MARGIN = 300.0  # mint again when fewer seconds than this are left
+REFRESH_MARGIN = 300.0  # mint again when fewer seconds than this are left (for a token valid an hour)
+MIN_REFRESH_MARGIN = 30.0  # a short-lived token is reused until a quarter of its life, at least this, is left
 DEFAULT_TOKEN_LIFETIME = 3600.0  # "Installation tokens expire one hour from the time you create them"
 MAX_TOKEN_LENGTH = 4096
 TIMEOUT = (5.0, 20.0)
@@ -72,12 +76,13 @@ class GitHubNotFound(GitHubRepoError):
 
 @dataclass(frozen=True)
 class AppCredentials:
-    """What an integration gives to authenticate as a GitHub App."""
+    """What an integration gives to authenticate as a GitHub App, and the tenant it belongs to."""
 
     api_url: str
     app_id: str
     private_key: SecretStr = field(repr=False)
     installation_id: int | None = None
+    tenant_id: str | None = None
 
     @classmethod
     def of(cls, integration: Integration, api_url: str) -> AppCredentials | None:
@@ -86,7 +91,14 @@ class AppCredentials:
         if config.app_id is None or config.private_key is None:
             return None
         secrets.register(private_key_parts(config.private_key.get_secret_value()))
-        return cls(api_url.rstrip("/"), config.app_id, config.private_key, config.installation_id)
+        return cls(
+            api_url.rstrip("/"), config.app_id, config.private_key, config.installation_id, integration.tenant_id
+        )
+
+    @property
+    def key_digest(self) -> str:
+        """A digest of the private key: what proves the App, in every key that shares its tokens."""
+        return hashlib.sha256(self.private_key.get_secret_value().strip().encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -97,6 +109,14 @@ class InstallationToken:
     expires_at: float
     permissions: dict[str, str]
     repository_selection: str | None
+    minted_at: float = 0.0
+
+    def refresh_margin(self, longest: float = REFRESH_MARGIN) -> float:
+        """How long before expiry to mint again: ``longest`` for a token valid an hour; for a short-lived
+        one a quarter of its life (at least :data:`MIN_REFRESH_MARGIN`), never more than half of it, so
+        that a token valid a few minutes is reused instead of minted again for every request."""
+        lifetime = max(0.0, self.expires_at - self.minted_at)
+        return min(longest, max(MIN_REFRESH_MARGIN, lifetime / 4), lifetime / 2)
 
 
 @dataclass(frozen=True)
@@ -123,22 +143,40 @@ class InstallationInfo:
     suspended: bool
 
 
+MIN_KEY_BITS = 2048  # GitHub generates 2048-bit keys for Apps; PyJWT warns below this size
+MAX_KEY_BITS = 4096  # validating a larger key takes seconds of CPU (16384 bits: about half a minute)
+
+
 def load_private_key(private_key: SecretStr) -> Any:
-    """The RSA key object of a PEM text; a plain GitHubAuthError (never quoting the key) otherwise."""
+    """The RSA key object of a PEM text; a plain GitHubAuthError (never quoting the key) otherwise.
+
+    The key is parsed without its (costly) mathematical validation first, so that its size is
+    known before any expensive work: only RSA keys of 2048 to 4096 bits are validated and used.
+    """
     from cryptography.exceptions import UnsupportedAlgorithm  # noqa: PLC0415 - lazy: keeps start-up fast
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey  # noqa: PLC0415
     from cryptography.hazmat.primitives.serialization import load_pem_private_key  # noqa: PLC0415
 
+    pem = private_key.get_secret_value().encode()
+    unreadable = GitHubAuthError(
+        "the GitHub App's privateKey could not be read: paste the whole unencrypted .pem file GitHub "
+        "generated for the App (from its BEGIN line to its END line)"
+    )
     try:
-        key = load_pem_private_key(private_key.get_secret_value().encode(), password=None)
+        unchecked = load_pem_private_key(pem, password=None, unsafe_skip_rsa_key_validation=True)
     except (ValueError, TypeError, UnsupportedAlgorithm):
-        raise GitHubAuthError(
-            "the GitHub App's privateKey could not be read: paste the whole unencrypted .pem file GitHub "
-            "generated for the App (from its BEGIN line to its END line)"
-        ) from None
-    if not isinstance(key, RSAPrivateKey):
+        raise unreadable from None
+    if not isinstance(unchecked, RSAPrivateKey):
         raise GitHubAuthError("the GitHub App's privateKey is not an RSA key; GitHub Apps sign with RSA (RS256)")
-    return key
+    if not MIN_KEY_BITS <= unchecked.key_size <= MAX_KEY_BITS:
+        raise GitHubAuthError(
+            f"the GitHub App's privateKey is a {unchecked.key_size}-bit RSA key; painchain-gh accepts "
+            f"{MIN_KEY_BITS} to {MAX_KEY_BITS} bits (GitHub generates {MIN_KEY_BITS}-bit keys for Apps)"
+        )
+    try:
+        return load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise unreadable from None
 
 
 def sign_jwt(app_id: str, key: Any, *, now: float) -> str:
@@ -329,7 +367,7 @@ class InstallationTokenProvider:
         """A valid installation token: the one minted before, or a new one when it is about to expire."""
         with self._lock:
             token = self._token
-            if token is None or token.expires_at - self._clock() < self._margin:
+            if token is None or token.expires_at - self._clock() < token.refresh_margin(self._margin):
                 token = self._token = self._mint()
             return token.token
 
@@ -466,16 +504,20 @@ class InstallationTokenProvider:
             expires_at=expires_at,
             permissions=_permissions(body.get("permissions")),
             repository_selection=_text(body, "repository_selection", 20) or None,
+            minted_at=now,
         )
 
 
-ProviderKey = tuple[str, str, str]
+ProviderKey = tuple[str, str, str, str, str]
 
 
 class TokenProviders:
-    """One :class:`InstallationTokenProvider` per (apiUrl, appId, installationId) for a run (thread-safe).
+    """One :class:`InstallationTokenProvider` per tenant, API, App id, private key and installation
+    for a run (thread-safe).
 
-    Without an installationId the first repository (or none) stands in for it in the key.
+    Without an installationId the first repository (or none) stands in for the installation in the
+    key. The key's digest is part of it, so an integration naming another tenant's App id and
+    installation (both public) with any other key gets a provider of its own, which fails on its own.
     """
 
     def __init__(
@@ -497,13 +539,19 @@ class TokenProviders:
 
     @staticmethod
     def key(credentials: AppCredentials, first_repository: str | None = None) -> ProviderKey:
-        """The sharing key: API base, App id, and the installation (or how it will be found)."""
+        """The sharing key: tenant, API base, App id, key digest, and the installation (or how it will be found)."""
         where = (
             str(credentials.installation_id)
             if credentials.installation_id is not None
             else f"repo:{(first_repository or '').lower()}"
         )
-        return (credentials.api_url.rstrip("/").lower(), credentials.app_id, where)
+        return (
+            credentials.tenant_id or "",
+            credentials.api_url.rstrip("/").lower(),
+            credentials.app_id,
+            credentials.key_digest,
+            where,
+        )
 
     def get(self, credentials: AppCredentials, first_repository: str | None = None) -> InstallationTokenProvider:
         """The provider for these credentials, created on first use."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
@@ -200,15 +201,13 @@ def build_jobs(
     return jobs, refused
 
 
-def interleave_by_token(jobs: list[RepoJob]) -> list[RepoJob]:
-    """Jobs reordered round-robin across tokens (keeping each token's order), so that workers
-    spread over every token instead of queueing behind one token's concurrency limit."""
+def interleave_by_token(jobs: list[RepoJob], credential: Callable[[RepoJob], str]) -> list[RepoJob]:
+    """Jobs reordered round-robin across credentials (keeping each credential's order), so that workers
+    spread over every token instead of queueing behind one token's limits; ``credential`` names a job's
+    credential (a digest, never the secret)."""
     queues: dict[tuple[str, str], list[RepoJob]] = {}
     for job in jobs:
-        config = job.integration.config
-        token = config.token.get_secret_value() if config.token is not None else ""
-        key = (job.api_url, f"app:{config.app_id}:{config.installation_id}" if config.uses_app else token)
-        queues.setdefault(key, []).append(job)
+        queues.setdefault((job.api_url, credential(job)), []).append(job)
     ordered: list[RepoJob] = []
     for round_ in itertools.zip_longest(*queues.values()):
         ordered.extend(job for job in round_ if job is not None)

@@ -39,7 +39,9 @@ _TENANT = re.compile(r"^[\x20-\x2e\x30-\x7e]{1,200}$")  # printable ASCII withou
 _DIGITS = re.compile(r"^[0-9]{1,20}$")
 _API_URL = re.compile(r"^https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[\x21-\x7e]*)?$")
 _PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+-----END [A-Z ]*PRIVATE KEY-----")
-_MAX_PEM = 16_384
+# A 4096-bit RSA key in PEM is about 3,300 characters (PKCS#1 or PKCS#8, CRLF line ends included);
+# GitHub generates 2048-bit App keys (about 1,700). Anything larger is refused before it is parsed.
+_MAX_PEM = 3_600
 _MAX_REPOSITORIES = 20_000
 _MAX_TAGS = 50
 
@@ -237,7 +239,11 @@ class IntegrationConfig(BaseModel):
     def _private_key(cls, value: Any) -> Any:
         if isinstance(value, str):
             text = value.strip().replace("\\n", "\n")  # keys pasted from environment variables
-            if len(text) > _MAX_PEM or not _PEM.search(text):
+            if len(text) > _MAX_PEM:
+                raise ValueError(
+                    f"is too long for a GitHub App key (at most {_MAX_PEM} characters: RSA keys of 2048 to 4096 bits)"
+                )
+            if not _PEM.search(text):
                 raise ValueError(
                     "must be the GitHub App's private key in PEM form "
                     "(the whole .pem file, from -----BEGIN RSA PRIVATE KEY----- to its END line)"

@@ -124,7 +124,7 @@ class Runner:
             max_body_bytes=settings.max_response_bytes,
         )
 
-    def github_client(self, api_url: str, token: TokenSource, budget: TokenBudget) -> GitHubClient:
+    def github_client(self, api_url: str, token: TokenSource, budget: TokenBudget, scope: str = "") -> GitHubClient:
         """A GitHub client sharing this run's session, deadline and retry policy."""
         return GitHubClient(
             session=self.session,
@@ -135,6 +135,7 @@ class Runner:
             policy=self.policy,
             sleep=self.sleep,
             max_body_bytes=self.settings.max_response_bytes,
+            cache_scope=scope,
         )
 
     def integrations(self) -> IntegrationSelection:

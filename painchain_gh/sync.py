@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
+from painchain_gh.credentials import credential_fingerprint
 from painchain_gh.enrich import Enricher
 from painchain_gh.errors import ExitCode, FailureScope, PainChainError
 from painchain_gh.forward import Sink
@@ -31,7 +32,8 @@ from painchain_gh.threads import SidePool
 
 log = logging.getLogger("painchain_gh")
 
-ClientFactory = Callable[[str, TokenSource, TokenBudget], GitHubClient]
+ClientFactory = Callable[[str, TokenSource, TokenBudget, str], GitHubClient]
+"""(API base, token source, the credential's budget, cache scope: the tenant) -> a client."""
 # What a job authenticates with: the fingerprint its budget, ETags and caches are keyed by, and
 # its token source (a GitHub App's is keyed per installation, not per minted token).
 CredentialsFor = Callable[[RepoJob], tuple[str, TokenSource]]
@@ -41,6 +43,11 @@ def token_credentials(job: RepoJob) -> tuple[str, TokenSource]:
     """A job's integration token (or none) and its fingerprint."""
     token = job.integration.config.token
     return token_fingerprint(token), token
+
+
+def tenant_scope(tenant_id: str | None) -> str:
+    """The cache scope of a tenant: its id, or ``""`` without one (never a valid tenant id)."""
+    return tenant_id if tenant_id is not None else ""
 
 
 DEADLINE_GRACE = 5.0  # seconds worker threads get to finish after the deadline before the run returns
@@ -156,15 +163,20 @@ class SyncRun:
         self.side = SidePool(workers=side_workers, name="stream")  # a repository's streams, side by side
         self.credentials = credentials
         self.budgets: dict[str, TokenBudget] = {}
-        self.clients: dict[tuple[str, str], GitHubClient] = {}
+        self.clients: dict[tuple[str, str, str], GitHubClient] = {}
         self.stop_reason: str | None = None
         self.stop_code = ExitCode.UPSTREAM
         self.integration_errors: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def client_for(self, job: RepoJob) -> GitHubClient:
-        """The client of the job's API and token (or App installation), shared by every job using them."""
+        """The client of the job's tenant, API and credential (token or App installation).
+
+        The budget is the credential's (GitHub limits a token, whoever uses it; only holders of the
+        same secret share it); caches are the tenant's as well (the client's ``cache_scope``).
+        """
         fingerprint, token = self.credentials(job)
+        scope = tenant_scope(job.integration.tenant_id)
         with self._lock:
             budget = self.budgets.get(fingerprint)
             if budget is None:
@@ -172,9 +184,9 @@ class SyncRun:
                     fingerprint, reserve=self.rate_limit_reserve, max_concurrent=self.per_token_concurrency
                 )
                 self.budgets[fingerprint] = budget
-            key = (job.api_url, fingerprint)
+            key = (scope, job.api_url, fingerprint)
             if key not in self.clients:
-                self.clients[key] = self.client_factory(job.api_url, token, budget)
+                self.clients[key] = self.client_factory(job.api_url, token, budget, scope)
             return self.clients[key]
 
     def keep_going(self) -> bool:
@@ -316,7 +328,7 @@ def run_sync(
     )
     results = run_in_threads(
         run.work,
-        interleave_by_token(jobs),
+        interleave_by_token(jobs, lambda job: credential_fingerprint(job.integration, job.api_url)),
         workers=concurrency,
         unfinished=run.unfinished,
         deadline_expired=deadline_expired,

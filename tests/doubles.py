@@ -152,9 +152,10 @@ def client_for(token: SecretStr | None = None, *, runtime: float = 60.0, reserve
     )
 
 
-def factory(api_url: str, token: TokenSource, budget: TokenBudget) -> GitHubClient:
+def factory(api_url: str, token: TokenSource, budget: TokenBudget, scope: str = "") -> GitHubClient:
     """A :data:`~painchain_gh.sync.ClientFactory` for requests-mock."""
     return GitHubClient(
+        cache_scope=scope,
         session=requests.Session(),
         api_url=api_url,
         token=token,

@@ -20,7 +20,7 @@ from painchain_gh.discovery_cache import CachedPage, DiscoveryCache, SourceCache
 from painchain_gh.discovery_run import discover_integrations, discovery_key
 from painchain_gh.errors import UsageError
 from painchain_gh.github import GitHubClient, TokenBudget, token_fingerprint
-from painchain_gh.github_app import TokenProviders
+from painchain_gh.github_app import AppCredentials, TokenProviders
 from painchain_gh.http import Deadline
 from painchain_gh.models import Integration, select_integrations
 from painchain_gh.output import log_summary, print_summary_table
@@ -151,7 +151,8 @@ def test_budgets_and_etags_are_keyed_per_installation_not_per_minted_token(
     clock.now += 700
     second, _ = creds.for_integration(integration, github.url)
     assert source() != minted  # minted again ...
-    assert first == second == app_fingerprint(github.url, str(APP_ID), installation.id)  # ... same key
+    digest = AppCredentials.of(integration, github.url).key_digest  # type: ignore[union-attr]
+    assert first == second == app_fingerprint(github.url, str(APP_ID), installation.id, digest)  # ... same key
     assert first != token_fingerprint(minted)
     assert creds.for_integration(token_integration(repositories=["acme/web"]), github.url)[0] == token_fingerprint(
         SecretStr(TOKEN)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import jwt
 import pytest
@@ -19,6 +20,7 @@ from painchain_gh.models import select_integrations
 from tests.fakes import FakeGitHub
 
 APP_ID = 123456
+KEYS = Path(__file__).parent / "fixtures" / "keys"
 
 
 def _pem(key: rsa.RSAPrivateKey) -> str:
@@ -197,6 +199,53 @@ def test_unreadable_private_key_gives_a_plain_message(github: FakeGitHub, clock:
     assert not github.requests  # nothing was sent
 
 
+@pytest.mark.parametrize("bits", [1024, 8192])
+def test_keys_outside_2048_to_4096_bits_are_refused_before_they_are_validated(
+    github: FakeGitHub, clock: Clock, bits: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cryptography.hazmat.primitives import serialization as ser
+
+    pem = (KEYS / f"test-only-rsa-{bits}.pem").read_bytes()
+    validated: list[bool] = []
+    real = ser.load_pem_private_key
+
+    def spy(data: bytes, password: bytes | None, **options: bool) -> object:
+        validated.append(not options.get("unsafe_skip_rsa_key_validation", False))
+        return real(data, password, **options)
+
+    monkeypatch.setattr(ser, "load_pem_private_key", spy)
+    credentials = AppCredentials(github.url, str(APP_ID), SecretStr(pem.decode()), 1)
+    app = InstallationTokenProvider(credentials, session=requests.Session(), clock=clock)
+    with pytest.raises(GitHubAuthError, match=f"{bits}-bit RSA key; painchain-gh accepts 2048 to 4096 bits"):
+        app.current()
+    assert validated == [False]  # only the cheap parse ran: its size was known before any validation
+    assert not github.requests
+
+
+def test_a_4096_bit_key_is_accepted(github: FakeGitHub, clock: Clock) -> None:
+    key4096 = serialization.load_pem_private_key((KEYS / "test-only-rsa-4096.pem").read_bytes(), None)
+    assert isinstance(key4096, rsa.RSAPrivateKey)
+    github.apps.add_app(APP_ID + 1, key4096.public_key())
+    installation = github.apps.add_installation(APP_ID + 1, "acme")
+    credentials = AppCredentials(github.url, str(APP_ID + 1), SecretStr(_pem(key4096)), installation.id)
+    assert InstallationTokenProvider(credentials, session=requests.Session(), clock=clock).current()
+
+
+@pytest.mark.parametrize(("lifetime", "reused_for"), [(3600, 3300), (240, 180), (60, 30), (10, 5)])
+def test_a_short_lived_token_is_reused_until_shortly_before_it_expires(
+    github: FakeGitHub, key: rsa.RSAPrivateKey, clock: Clock, lifetime: int, reused_for: int
+) -> None:
+    installation = github.apps.add_installation(APP_ID, "acme", token_lifetime=lifetime)
+    app = provider(github, key, clock, installation_id=installation.id)
+    first = app.current().get_secret_value()
+    clock.now += reused_for - 1
+    assert app.current().get_secret_value() == first
+    assert github.apps.mint_count(installation.id) == 1
+    clock.now += 2
+    assert app.current().get_secret_value() != first
+    assert github.apps.mint_count(installation.id) == 2
+
+
 def test_key_and_tokens_are_scrubbed_from_logs(github: FakeGitHub, key: rsa.RSAPrivateKey, clock: Clock) -> None:
     installation = github.apps.add_installation(APP_ID, "acme")
     token = provider(github, key, clock, installation_id=installation.id).current().get_secret_value()
@@ -265,13 +314,22 @@ def test_server_errors_are_retried_then_temporary(github: FakeGitHub, key: rsa.R
         provider(github, key, clock, installation_id=installation.id).current()
 
 
-def test_providers_are_shared_per_api_url_app_and_installation(github: FakeGitHub, key: rsa.RSAPrivateKey) -> None:
+def test_providers_are_shared_per_tenant_api_url_app_key_and_installation(
+    github: FakeGitHub, key: rsa.RSAPrivateKey
+) -> None:
     providers = TokenProviders(session=requests.Session())
     pem = SecretStr(_pem(key))
-    one = providers.get(AppCredentials(github.url + "/", str(APP_ID), pem, 5))
-    assert providers.get(AppCredentials(github.url, str(APP_ID), pem, 5)) is one
-    assert providers.get(AppCredentials(github.url, str(APP_ID), pem, 6)) is not one
-    assert providers.get(AppCredentials(github.ghes_url, str(APP_ID), pem, 5)) is not one
+    one = providers.get(AppCredentials(github.url + "/", str(APP_ID), pem, 5, "T1"))
+    assert providers.get(AppCredentials(github.url, str(APP_ID), pem, 5, "T1")) is one
+    assert providers.get(AppCredentials(github.url, str(APP_ID), pem, 6, "T1")) is not one
+    assert providers.get(AppCredentials(github.ghes_url, str(APP_ID), pem, 5, "T1")) is not one
+    # Public identifiers alone never reach another provider: another key, or another tenant, gets its own.
+    other_key = SecretStr(_pem(rsa.generate_private_key(public_exponent=65537, key_size=2048)))
+    assert providers.get(AppCredentials(github.url, str(APP_ID), other_key, 5, "T1")) is not one
+    not_a_key = SecretStr("-----BEGIN RSA PRIVATE KEY-----\nnot-a-key\n-----END RSA PRIVATE KEY-----")
+    assert providers.get(AppCredentials(github.url, str(APP_ID), not_a_key, 5, "T1")) is not one
+    assert providers.get(AppCredentials(github.url, str(APP_ID), pem, 5, "T2")) is not one
+    assert providers.get(AppCredentials(github.url, str(APP_ID), pem, 5, None)) is not one
 
 
 def test_credentials_come_from_a_validated_integration(key: rsa.RSAPrivateKey) -> None:

@@ -254,6 +254,7 @@ def test_bad_shard_is_refused(text: str) -> None:
 
 
 def test_jobs_are_interleaved_across_tokens_keeping_each_tokens_order() -> None:
+    from painchain_gh.credentials import credential_fingerprint
     from painchain_gh.jobs import interleave_by_token
 
     rows = [
@@ -267,5 +268,5 @@ def test_jobs_are_interleaved_across_tokens_keeping_each_tokens_order() -> None:
         default_interval=None,
         shard=None,
     )
-    ordered = interleave_by_token(jobs)
+    ordered = interleave_by_token(jobs, lambda job: credential_fingerprint(job.integration, job.api_url))
     assert [job.repository.full_name for job in ordered] == ["a/r0", "b/s0", "a/r1", "a/r2"]

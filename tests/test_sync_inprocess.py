@@ -106,8 +106,8 @@ def test_a_rejected_token_stops_its_integration_only(requests_mock: requests_moc
 
 
 def raising_factory(error: Exception, *, only: str | None = None) -> object:
-    def make(api_url: str, token: TokenSource, budget: TokenBudget) -> GitHubClient:
-        client = factory(api_url, token, budget)
+    def make(api_url: str, token: TokenSource, budget: TokenBudget, scope: str = "") -> GitHubClient:
+        client = factory(api_url, token, budget, scope)
         original = client.iter_pages
 
         def iter_pages(path: str, *, etag: str | None, list_key: str | None = None):  # type: ignore[no-untyped-def]

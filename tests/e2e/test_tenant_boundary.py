@@ -1,0 +1,82 @@
+"""Tenants against each other: one tenant's config never reaches another tenant's data, time or state.
+
+Each test plays an attacker's integration next to a victim's, in both row orders where order matters,
+and checks that the attacker's tenant gets nothing of the victim's, that the victim's events are all
+delivered exactly once, and that the run ends with its documented exit code, without a traceback.
+(docs/failure-modes.md, "Tenants against each other", names each test.)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.e2e.conftest import Connector, Run
+from tests.e2e.faults_support import seed_issues
+
+APP_ID = 424242
+NOT_A_KEY = "-----BEGIN RSA PRIVATE KEY-----\nnot-a-key\n-----END RSA PRIVATE KEY-----"
+KEYS = Path(__file__).parent.parent / "fixtures" / "keys"
+
+
+@pytest.fixture(scope="module")
+def key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def pem(key: rsa.RSAPrivateKey) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    ).decode()
+
+
+def assert_no_traceback(run: Run) -> None:
+    assert "Traceback" not in run.stdout + run.stderr, run.stderr
+
+
+def add_app_integration(connector: Connector, *, id: str, tenant: str, private_key: str, **config: Any) -> None:
+    connector.backend.add_integration(
+        id=id,
+        tenant_id=tenant,
+        name=f"{tenant} App",
+        token=None,
+        repositories=config.pop("repositories", []),
+        extra_config={"appId": str(APP_ID), "privateKey": private_key, **config},
+    )
+
+
+def error_lines(run: Run) -> list[str]:
+    return [record["message"] for record in run.log if record.get("level") == "error"]
+
+
+@pytest.mark.parametrize("attacker_first", [True, False], ids=["attacker-first", "victim-first"])
+@pytest.mark.parametrize("names", ["installation id", "repository name"])
+def test_another_tenants_app_installation_is_not_usable_with_any_other_key(
+    connector: Connector, key: rsa.RSAPrivateKey, attacker_first: bool, names: str
+) -> None:
+    github = connector.github
+    github.apps.add_app(APP_ID, key.public_key())
+    installation = github.apps.add_installation(APP_ID, "acme", repositories=["acme/private"])
+    github.apps.add_listed_repo("acme", "private", private=True)
+    victims = seed_issues(github, "acme/private", count=3)
+    # The attacker knows what is public (the App id, the installation id, the repository name), not the key.
+    known = {"installationId": installation.id} if names == "installation id" else {}
+    attacker = {"id": "evil", "tenant": "mallory", "private_key": NOT_A_KEY, "repositories": ["acme/private"], **known}
+    victim = {"id": "app1", "tenant": "tenant-a", "private_key": pem(key), "repositories": ["acme/private"], **known}
+    for row in [attacker, victim] if attacker_first else [victim, attacker]:
+        add_app_integration(connector, **row)
+
+    run = connector.run("sync")
+
+    assert_no_traceback(run)
+    assert run.returncode == 3, run.stderr
+    assert connector.backend.events_for("evil") == []
+    assert sorted(connector.backend.external_ids()) == sorted(victims), run.stderr
+    assert {event.tenant for event in connector.backend.events} == {"tenant-a"}
+    (line,) = [message for message in error_lines(run) if "privateKey" in message]
+    assert line.startswith("integration evil (mallory App)"), line  # the attacker's, not the victim's
+    assert not [message for message in error_lines(run) if "app1" in message]
