@@ -24,8 +24,6 @@ from pydantic import (
     model_validator,
 )
 
-from painchain_gh import secrets
-
 # GitHub logins: letters, digits and single hyphens, at most 39 characters, no leading hyphen.
 _OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 # Repository names: letters, digits, '.', '_' and '-', at most 100 characters.
@@ -371,6 +369,14 @@ class Integration(BaseModel):
                 merged[key] = repository.model_copy(update={"tags": tuple(dict.fromkeys(tags))})
         return list(merged.values())
 
+    def secret_values(self) -> list[str]:
+        """The secrets this integration authenticates with (its token, its App key and each line of it)."""
+        config = self.config
+        values = [config.token.get_secret_value()] if config.token is not None else []
+        if config.private_key is not None:
+            values += private_key_parts(config.private_key.get_secret_value())
+        return values
+
     @property
     def discovers_installation(self) -> bool:
         """Whether this App integration polls every repository of its installation (no repositories given)."""
@@ -499,15 +505,6 @@ def _text(value: object) -> str:
     return value[:200] if isinstance(value, str) else ""
 
 
-def register_secrets(row: object) -> None:
-    """Register a row's token and private key (and each line of the key) for log scrubbing."""
-    config = row.get("config") if isinstance(row, Mapping) else None
-    if not isinstance(config, Mapping):
-        return
-    key = config.get("privateKey")
-    secrets.register([config.get("token"), *(private_key_parts(key) if isinstance(key, str) else [])])
-
-
 def private_key_parts(key: str) -> list[str]:
     """A PEM key as the secrets registry should know it: whole, and each line of key material."""
     lines = [line for line in re.split(r"\\n|\n", key) if line.strip() and "-----" not in line]
@@ -524,7 +521,6 @@ def select_integrations(rows: object) -> IntegrationSelection:
     for row in rows:
         if not isinstance(row, Mapping) or row.get("type") != "github":
             continue
-        register_secrets(row)
         if row.get("status", "active") != "active" or _polling_disabled(row):
             disabled += 1
             continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -21,10 +22,12 @@ from painchain_gh.timeutil import format_time
 from painchain_gh.transform.runs import RunState
 
 log = logging.getLogger("painchain_gh")
+_WARNING_LINE = re.compile(r"^.*?:\d+: \w+: (.*)$")
 
 
 class RedactSecrets(logging.Filter):
-    """Replaces every registered secret (see :mod:`painchain_gh.secrets`) in a record with ``***``."""
+    """Replaces every registered secret (see :mod:`painchain_gh.secrets`) in a record's message and in
+    each text value of its fields with ``***``, before anything is encoded."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Redact in place; never drops a record."""
@@ -32,7 +35,7 @@ class RedactSecrets(logging.Filter):
         record.args = None
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
-            record.fields = json.loads(secrets.scrub(json.dumps(fields, default=str)))
+            record.fields = secrets.scrub_values(fields)
         return True
 
 
@@ -53,16 +56,44 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(*, json_format: bool, verbose: bool, known_secrets: Iterable[str] = ()) -> None:
-    """Send the package's logs to stderr in the chosen format, scrubbed of every known secret."""
-    secrets.register(known_secrets)
+    """Send the package's logs to stderr in the chosen format, scrubbed of every known secret.
+
+    Warnings of the libraries underneath (Python's ``warnings``, e.g. PyJWT's) go through the same
+    handler as one warning record, never raw to stderr (which would break JSON-lines logs).
+    """
+    secrets.register(known_secrets, trusted=True)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if json_format else logging.Formatter("%(levelname)s %(message)s"))
+    handler.addFilter(OneLineWarnings())
     handler.addFilter(RedactSecrets())
     if not json_format:  # JSON escapes by itself; text logs need control characters made visible
         handler.addFilter(EscapeForText())
     log.handlers[:] = [handler]
     log.setLevel(logging.DEBUG if verbose else logging.INFO)
     log.propagate = False
+    logging.captureWarnings(True)
+    warnings_log = logging.getLogger("py.warnings")
+    warnings_log.handlers[:] = [handler]
+    warnings_log.propagate = False
+
+
+class OneLineWarnings(logging.Filter):
+    """A library warning (``py.warnings``) as one plain line: its message, without the source line
+    that ``warnings`` appends, tagged ``event: library_warning``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite warnings in place; other records pass unchanged."""
+        if record.name != "py.warnings":
+            return True
+        text = record.getMessage()
+        first = text.strip().splitlines()[0] if text.strip() else "warning"
+        # "path:line: Category: message" -> "message": no file path of the installation, no class name
+        match = _WARNING_LINE.match(first)
+        record.msg = "library warning: " + (match.group(1) if match else first)
+        record.args = None
+        record.levelname = "WARNING"
+        record.fields = {"event": "library_warning"}
+        return True
 
 
 def log_result(result: RepoResult) -> None:

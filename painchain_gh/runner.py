@@ -143,14 +143,17 @@ class Runner:
         settings = self.settings
         if settings.repos and settings.integration_id is not None:
             row = self.backend.get_integration(settings.integration_id)
-            secrets.register(_tokens_in([row]))
             integration = adhoc_from_row(row, settings.integration_id, settings.repos, settings.github_token)
+            secrets.register(integration.secret_values())
             return IntegrationSelection([integration], [], 0)
         if settings.repos:
             return IntegrationSelection([adhoc_integration(settings.repos, settings.github_token)], [], 0)
-        rows = self.backend.list_integrations()
-        secrets.register(_tokens_in(rows))
-        return select_integrations(rows)
+        selection = select_integrations(self.backend.list_integrations())
+        if settings.integration_id is not None:
+            selection = only_integration(selection, settings.integration_id)
+        for integration in selection.valid:  # only the rows this run uses: a tenant's text is no pattern for others
+            secrets.register(integration.secret_values())
+        return selection
 
     def jobs(self, selection: IntegrationSelection) -> tuple[list[RepoJob], IntegrationSelection]:
         """Jobs of this shard, and the selection with integrations refused for their apiUrl added."""
@@ -304,9 +307,14 @@ class Runner:
             log.warning("lastSync of integration %s not recorded: %s", integration_id, error)
 
 
-def _tokens_in(rows: object) -> list[object]:
-    """Every ``config.token`` in the backend's answer, valid integration or not."""
-    if not isinstance(rows, list):
-        return []
-    configs = [row.get("config") for row in rows if isinstance(row, dict)]
-    return [config.get("token") for config in configs if isinstance(config, dict)]
+def only_integration(selection: IntegrationSelection, integration_id: str) -> IntegrationSelection:
+    """``--integration ID`` without ``--repo``: that integration alone (a UsageError when it is not
+    one of the active GitHub integrations, or is invalid: the reason is named)."""
+    valid = [integration for integration in selection.valid if integration.id == integration_id]
+    invalid = [item for item in selection.invalid if item.id == integration_id]
+    where = f"--integration {escape(integration_id, 200)}"
+    if not valid and invalid:
+        raise UsageError(f"{where}: {invalid[0].reason}")
+    if not valid:
+        raise UsageError(f"{where}: not an active GitHub integration with polling enabled")
+    return IntegrationSelection(valid, invalid, 0)

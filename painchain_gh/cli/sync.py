@@ -45,7 +45,8 @@ def sync(
         typer.Option(
             "--integration",
             metavar="ID",
-            help="With --repo: post as this backend integration (its tenant and credentials; GITHUB_TOKEN wins).",
+            help="Sync only this backend integration; with --repo, post as it (its tenant and credentials;"
+            " GITHUB_TOKEN wins).",
         ),
     ] = None,
     state: StateKindOption = DEFAULT_STATE_KIND,

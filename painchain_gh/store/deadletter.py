@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,10 @@ class DeadLetterFile:
     def append(self, letter: DeadLetter) -> None:
         """Add a record (written through before returning)."""
         with self._mutex:
-            line = (secrets.scrub(letter.to_json()) + "\n").encode("utf-8")  # a reason may echo a token
+            # The backend's reason may echo a token: that value is scrubbed; the event itself is kept
+            # byte for byte (it is what will be re-sent).
+            kept = replace(letter, reason=secrets.scrub(letter.reason))
+            line = (kept.to_json() + "\n").encode("utf-8")
             try:
                 ensure_private_directory(self.path.parent)
                 descriptor = open_private(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)

@@ -100,7 +100,7 @@ def test_app_private_keys_and_minted_tokens_never_appear_in_output_or_state(conn
     ]
     key_lines = [line for pem in pems for line in pem.splitlines() if "-----" not in line and len(line) > 20]
     counter = iter(range(1000))
-    github.apps.token_factory = lambda: f"ghs_{CANARY}{next(counter):04d}minted"
+    github.apps.token_factory = lambda: f"ghs_{CANARY}{next(counter):04d}minted{'X' * 14}"  # 40 characters
     github.apps.add_app(1, keys[0].public_key())
     github.apps.add_app(2, keys[1].public_key())
     github.apps.add_listed_repo("acme", "api-gateway")
@@ -114,7 +114,7 @@ def test_app_private_keys_and_minted_tokens_never_appear_in_output_or_state(conn
     backend.add_integration(id="app-wrong-key", token=None, repositories=["acme/api-gateway"], extra_config=wrong_key)
     not_installed = {"appId": "2", "privateKey": pems[1]}  # no installation: discovery fails
     backend.add_integration(id="app-not-installed", token=None, repositories=[], extra_config=not_installed)
-    echo = f"proxy error for ghs_{CANARY}0000minted {key_lines[0]}"
+    echo = f"proxy error for ghs_{CANARY}0000minted{'X' * 14} {key_lines[0]}"
     github.fail_next("GET", "/acme/flaky/events$", 500, count=4, body={"message": echo})
     backend.fail_next("POST", "/events$", 400, body={"message": f"bad request: {key_lines[1]}"})
 
@@ -122,7 +122,7 @@ def test_app_private_keys_and_minted_tokens_never_appear_in_output_or_state(conn
     runs = [connector.run("sync", "--verbose", "--metrics-file", str(metrics))]
     assert runs[-1].returncode == 3, runs[-1].stderr
     assert metrics.read_text()  # scanned below with the state directory
-    assert github_requests_with(github, f"ghs_{CANARY}0000minted")  # minted tokens really were used
+    assert github_requests_with(github, f"ghs_{CANARY}0000minted{'X' * 14}")  # minted tokens really were used
     assert (connector.state_dir / "state.json.deadletter.jsonl").read_text()
     runs.append(connector.run("sync", "--dry-run", "--log-format", "text"))
     runs.append(connector.run("check"))

@@ -54,9 +54,9 @@ def test_an_app_installation_is_discovered_polled_and_its_token_refreshed_during
         github.apps.add_listed_repo("acme", name)
     github.apps.add_listed_repo("acme", "attic", archived=True)
     seed_issues(github, "acme/attic", count=1)
-    # A token that expires 301 s after minting is minted again once less than 300 s are left, i.e.
-    # after one second: the run below lasts several seconds (every answer takes 0.15 s).
-    installation = github.apps.add_installation(APP_ID, "acme", token_lifetime=301)
+    # A token that lives 3 s is reused until half of its life is left, i.e. minted again after 1.5 s:
+    # the run below lasts several seconds (every answer takes 0.15 s).
+    installation = github.apps.add_installation(APP_ID, "acme", token_lifetime=3)
     add_app(connector, key)
     github.latency = 0.15
 

@@ -64,9 +64,21 @@ def test_another_tenants_app_installation_is_not_usable_with_any_other_key(
     github.apps.add_listed_repo("acme", "private", private=True)
     victims = seed_issues(github, "acme/private", count=3)
     # The attacker knows what is public (the App id, the installation id, the repository name), not the key.
-    known = {"installationId": installation.id} if names == "installation id" else {}
-    attacker = {"id": "evil", "tenant": "mallory", "private_key": NOT_A_KEY, "repositories": ["acme/private"], **known}
-    victim = {"id": "app1", "tenant": "tenant-a", "private_key": pem(key), "repositories": ["acme/private"], **known}
+    known: dict[str, Any] = {"installationId": installation.id} if names == "installation id" else {}
+    attacker: dict[str, Any] = {
+        "id": "evil",
+        "tenant": "mallory",
+        "private_key": NOT_A_KEY,
+        "repositories": ["acme/private"],
+        **known,
+    }
+    victim: dict[str, Any] = {
+        "id": "app1",
+        "tenant": "tenant-a",
+        "private_key": pem(key),
+        "repositories": ["acme/private"],
+        **known,
+    }
     for row in [attacker, victim] if attacker_first else [victim, attacker]:
         add_app_integration(connector, **row)
 
@@ -80,3 +92,40 @@ def test_another_tenants_app_installation_is_not_usable_with_any_other_key(
     (line,) = [message for message in error_lines(run) if "privateKey" in message]
     assert line.startswith("integration evil (mallory App)"), line  # the attacker's, not the victim's
     assert not [message for message in error_lines(run) if "app1" in message]
+
+
+def test_a_tenants_token_is_never_a_pattern_that_rewrites_other_tenants_output_or_stored_bytes(
+    connector: Connector,
+) -> None:
+    """Tokens such as ``event``, ``github`` or ``failed`` (a tenant writes its own config) neither break the
+    JSON log records nor hide words of other lines, nor rewrite stored dead letters; with ``--state
+    backend`` the victim's cursor is saved, so the next run re-sends nothing."""
+    backend = connector.backend
+    victims = seed_issues(connector.github, "acme/api-gateway", count=3)
+    backend.add_integration(id="victim", tenant_id="tenant-a", repositories=["acme/api-gateway"])
+    backend.add_integration(id="evil-event", tenant_id="mallory", token="event", repositories=["acme/api-gateway"])
+    backend.add_integration(id="evil-github", tenant_id="mallory", token="github", type="gitlab")
+    backend.add_integration(id="evil-failed", tenant_id="mallory", token="failed", status="inactive")
+    backend.fail_next("POST", "/events$", 400, body={"message": "rejected"})  # the victim's first event
+
+    first = connector.run("sync", "--state", "backend")
+
+    assert_no_traceback(first)
+    assert first.returncode == 3, first.stderr  # the "event" token is refused by GitHub: that integration fails
+    assert all(line.startswith("{") for line in first.stderr.splitlines()), first.stderr
+    assert [json_line["event"] for json_line in first.log if json_line.get("event") == "summary"] == ["summary"]
+    assert "***" not in first.stderr  # no word of anybody's line was taken for a secret
+    assert any("failed" in record["message"] for record in first.log)
+    assert sorted(backend.external_ids()) == sorted(victims[1:])
+    assert backend.integration("victim")["config"]["cursor"]["repos"]  # type: ignore[index]
+    letters = (connector.state_dir / "state.json.deadletter.jsonl").read_text()
+    assert '"connector":"github"' in letters and "https://github.com/" in letters
+
+    retried = connector.run("deadletter", "retry")
+    second = connector.run("sync", "--state", "backend", "--force")
+
+    assert retried.returncode == 0, retried.stderr
+    assert second.returncode == 3, second.stderr
+    assert sorted(backend.external_ids()) == sorted(victims)  # nothing sent twice
+    assert [event.body["connector"] for event in backend.events] == ["github"] * 3
+    assert all(event.body["data"]["url"].startswith("https://github.com/") for event in backend.events)
