@@ -24,6 +24,12 @@ DEPLOYMENTS_WINDOW = 200
 STATUSES_WINDOW = 1000  # a deployment has a handful of statuses (queued, in_progress, success, inactive)
 IMAGES_WINDOW = 500
 
+# Bounds of what a cursor stores, checked the same way when it is written and when it is read
+# (store/checks.py): a value a run writes is always one the next run can read.
+ID_MAX = 100  # an event, run, deployment or status id (GitHub's are 64-bit integers: 20 digits)
+NAME_MAX = 300  # a container package name (OCI allows about 255 characters)
+RUN_STATE_MAX = 200  # a run state such as "1:completed:success", a deployment's updated_at
+
 
 class EventsCursor(BaseModel):
     """What the Events API stream of one repository has handled."""

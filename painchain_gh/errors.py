@@ -9,6 +9,7 @@ PainChainError                 a known failure: one line, no traceback         s
 ├── UsageError                 bad flags or environment            -> CONFIG (2)   RUN
 ├── StateError                 unreadable or unwritable state      -> STATE (6)    RUN
 │   └── LockHeldError          another sync holds the lock         -> LOCKED (5)   RUN
+├── UnstorableState            one repository's cursor fails the checks  -> PARTIAL (3) REPOSITORY
 ├── BackendError               the PainChain backend failed                     REPOSITORY
 │   ├── BackendUnavailable     unreachable after retries           -> UPSTREAM (4) RUN (deferred)
 │   ├── BackendAuthError       401/403 from the backend            -> UPSTREAM (4) RUN (deferred)
@@ -82,6 +83,14 @@ class LockHeldError(StateError):
     """Another sync holds the lock on the same state."""
 
     exit_code = ExitCode.LOCKED
+
+
+class UnstorableState(PainChainError):
+    """A value this run would store for one repository would not pass the checks it must pass when read
+    back: it is not stored, and the repository fails alone (the state of every other one stays usable)."""
+
+    exit_code = ExitCode.PARTIAL
+    scope = FailureScope.REPOSITORY
 
 
 class BackendError(PainChainError):

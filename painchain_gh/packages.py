@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from painchain_gh.cursor import ImagesCursor, is_new_image, mark_image, package_changed
+from painchain_gh.cursor import NAME_MAX, ImagesCursor, is_new_image, mark_image, package_changed
 from painchain_gh.enrich import RequestCounts
 from painchain_gh.errors import GitHubRepoError, GitHubTemporaryError
 from painchain_gh.github import GitHubClient, Page
@@ -75,9 +75,9 @@ def fetch_images(
         packages = [item for page in pages for item in page.items if isinstance(item, dict)]
         break
     for package in packages:
-        name, updated = as_str(package.get("name")), as_str(package.get("updated_at")) or ""
-        if name is None or not package_changed(cursor, name, updated):
-            continue
+        name, updated = as_str(package.get("name")), (as_str(package.get("updated_at")) or "")[:40]
+        if name is None or len(name) > NAME_MAX or not package_changed(cursor, name, updated):
+            continue  # a name longer than any registry allows is no package the cursor can remember
         path = f"/{fetched.owner_kind}/{owner}/packages/container/{quote(name, safe='')}/versions"
         try:
             counts.add("package_versions")

@@ -35,6 +35,7 @@ from painchain_gh.store.base import StateStore
 from painchain_gh.store.deadletter import DeadLetterFile
 from painchain_gh.threads import SidePool
 from painchain_gh.transform import PainChainEvent, RepoContext, Skip, run_state, to_event, to_run_event
+from painchain_gh.transform.common import as_int
 from painchain_gh.transform.events import Pulls, event_id, redundant_closes
 from painchain_gh.transform.kinds import kind_of, kind_of_raw, wanted
 
@@ -361,8 +362,9 @@ def _changed_runs(
         if not isinstance(run, Mapping):
             result.count_ignored("malformed")
             continue
-        identifier, created = str(run.get("id")), created_at(run)
-        if created is None or identifier in seen or not identifier.isdigit():
+        number, created = as_int(run.get("id")), created_at(run)
+        identifier = str(number)
+        if created is None or number is None or number < 0 or identifier in seen:
             continue
         seen.add(identifier)
         current = run_state(run)

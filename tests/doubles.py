@@ -19,6 +19,7 @@ from painchain_gh.github import GitHubClient, TokenBudget, TokenSource, token_fi
 from painchain_gh.http import Deadline, RetryPolicy
 from painchain_gh.jobs import RepoJob, build_jobs
 from painchain_gh.models import Integration
+from painchain_gh.store.checks import checked_for_storage
 from painchain_gh.transform import PainChainEvent
 from tests.fakes.github import utc_iso
 
@@ -63,9 +64,10 @@ class MemoryStore:
             self.recorded.append((key, item_id))
 
     def commit_repo(self, key: str, state: RepoState) -> None:
-        """Keep the repository's state."""
+        """Keep the repository's state, once it passes the checks the real stores apply."""
+        checked = checked_for_storage(state, key=key)
         with self._lock:
-            self.repos[key] = state.model_copy(deep=True)
+            self.repos[key] = checked
             self.committed.append(key)
 
     def forget(self, key: str) -> None:

@@ -102,11 +102,14 @@ def test_dead_letters_keep_the_event_byte_for_byte_and_scrub_only_the_reason(tmp
 
 
 def test_library_warnings_are_one_log_record_not_raw_stderr(capsys: pytest.CaptureFixture[str]) -> None:
-    configure_logging(json_format=True, verbose=False)
-    try:
-        warnings.warn("The specified key is 1024 bits long, which is below the minimum", UserWarning, stacklevel=1)
-    finally:
-        logging.captureWarnings(False)
+    logging.captureWarnings(False)  # another test may have configured logging in this process already
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        configure_logging(json_format=True, verbose=False)
+        try:
+            warnings.warn("The specified key is 1024 bits long, which is below the minimum", UserWarning, stacklevel=1)
+        finally:
+            logging.captureWarnings(False)
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1
     record = json.loads(lines[0])

@@ -47,7 +47,7 @@ from painchain_gh.cursor import (
 from painchain_gh.errors import BackendError, StateError
 from painchain_gh.jobs import state_key
 from painchain_gh.models import Integration
-from painchain_gh.store.checks import CursorError, parse_repo_state
+from painchain_gh.store.checks import CursorError, checked_for_storage, checked_record, parse_repo_state
 from painchain_gh.store.model import OLDEST_VERSION, STATE_VERSION, StateFile
 
 log = logging.getLogger("painchain_gh")
@@ -203,6 +203,7 @@ class BackendStore:
 
     def record_event(self, key: str, event_id: str, created_at: int) -> None:
         """Kept in memory; written with the integration's cursor."""
+        checked_record({"key": key, "id": event_id, "t": created_at})
         integration_id, repo = self._where(key)
         with self._mutex:
             mark_event(self._cursor(integration_id).setdefault(repo, RepoState()).events, event_id, created_at)
@@ -210,6 +211,7 @@ class BackendStore:
 
     def record_run(self, key: str, run_id: str, created_at: int, state: str) -> None:
         """Kept in memory; written with the integration's cursor."""
+        checked_record({"key": key, "id": run_id, "t": created_at, "s": state})
         integration_id, repo = self._where(key)
         with self._mutex:
             mark_run(self._cursor(integration_id).setdefault(repo, RepoState()).runs, run_id, created_at, state)
@@ -217,18 +219,21 @@ class BackendStore:
 
     def record_item(self, key: str, stream: str, item_id: str, created_at: int) -> None:
         """Kept in memory; written with the integration's cursor."""
+        checked_record({"key": key, "id": item_id, "t": created_at})
         integration_id, repo = self._where(key)
         with self._mutex:
             mark_item(self._cursor(integration_id).setdefault(repo, RepoState()), stream, item_id, created_at)
             self._dirty.setdefault(integration_id, set()).add(repo)
 
     def commit_repo(self, key: str, state: RepoState) -> None:
-        """Kept in memory; written with the integration's cursor."""
+        """Kept in memory (once it passes the checks it must pass when read back); written with the
+        integration's cursor."""
+        checked = checked_for_storage(state, key=key)
         integration_id, repo = self._where(key)
         with self._mutex:
             cursor = self._cursor(integration_id)
-            if cursor.get(repo) != state:
-                cursor[repo] = state.model_copy(deep=True)
+            if cursor.get(repo) != checked:
+                cursor[repo] = checked
                 self._dirty.setdefault(integration_id, set()).add(repo)
 
     def forget(self, key: str) -> None:

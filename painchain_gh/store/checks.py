@@ -13,13 +13,13 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from painchain_gh.cursor import ImagesCursor, RepoState
+from painchain_gh.cursor import ID_MAX, NAME_MAX, RUN_STATE_MAX, ImagesCursor, RepoState
 from painchain_gh.discovery_cache import DiscoveryCache
+from painchain_gh.errors import UnstorableState
+from painchain_gh.text import escape
 from painchain_gh.timeutil import MAX_EPOCH, MIN_EPOCH, is_sane_epoch
 
 ETAG_MAX = 200
-ID_MAX = 100
-RUN_STATE_MAX = 200
 POLL_INTERVAL_MAX = 7 * 86400
 
 
@@ -83,7 +83,8 @@ def check_repo_state(state: RepoState) -> RepoState:
     for deployment_id, (created, updated) in state.deployments.deployments.items():
         checked_identifier(deployment_id, where="deployments.deployments")
         checked_epoch(created, where=f"deployments.deployments.{deployment_id}")
-        checked_run_state(updated, where=f"deployments.deployments.{deployment_id}")
+        if updated:  # "" when GitHub gave no updated_at
+            checked_run_state(updated, where=f"deployments.deployments.{deployment_id}")
     for status_id, created in state.deployments.statuses.items():
         checked_identifier(status_id, where="deployments.statuses")
         checked_epoch(created, where=f"deployments.statuses.{status_id}")
@@ -105,7 +106,8 @@ def _check_images(images: ImagesCursor) -> None:
         checked_identifier(version_id, where="images.versions")
         checked_epoch(created, where=f"images.versions.{version_id}")
     for name, updated in images.packages.items():
-        checked_run_state(name, where="images.packages")
+        if not isinstance(name, str) or not 0 < len(name) <= NAME_MAX:
+            raise CursorError("images.packages: not a package name")
         if updated:
             checked_run_state(updated, where=f"images.packages.{name}")
     if images.owner_kind not in (None, "orgs", "users"):
@@ -129,6 +131,28 @@ def check_discovery(cache: DiscoveryCache) -> DiscoveryCache:
         )
         sources[key] = source.model_copy(update={"pages": pages})
     return cache.model_copy(update={"sources": sources})
+
+
+def checked_for_storage(state: RepoState, *, key: str) -> RepoState:
+    """``state`` as it will be read back (the same checks as :func:`parse_repo_state`, unsafe ETags
+    dropped); raises :class:`~painchain_gh.errors.UnstorableState` naming the key and the value's place."""
+    try:
+        return parse_repo_state(state.model_dump(mode="json"))
+    except CursorError as error:
+        raise UnstorableState(f"the state of {escape(key, 200)} cannot be stored ({error}); not saved") from None
+
+
+def checked_record(record: dict[str, Any]) -> None:
+    """Check a journal record before it is written, as :func:`~painchain_gh.store.file_store.apply_to_repo`
+    checks it when it is read; raises :class:`~painchain_gh.errors.UnstorableState`."""
+    try:
+        checked_identifier(record["id"], where="id")
+        checked_epoch(record["t"], where="t")
+        if "s" in record:
+            checked_run_state(record["s"], where="s")
+    except CursorError as error:
+        where = escape(str(record.get("key")), 200)
+        raise UnstorableState(f"an acknowledgement for {where} cannot be stored ({error}); not saved") from None
 
 
 def parse_repo_state(value: Any) -> RepoState:

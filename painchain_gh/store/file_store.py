@@ -29,7 +29,9 @@ from painchain_gh.errors import StateError
 from painchain_gh.store.checks import (
     CursorError,
     checked_epoch,
+    checked_for_storage,
     checked_identifier,
+    checked_record,
     checked_run_state,
     parse_repo_state,
 )
@@ -283,8 +285,12 @@ class FileStore:
         self._append({"op": "item", "key": key, "stream": stream, "id": item_id, "t": created_at})
 
     def commit_repo(self, key: str, state: RepoState) -> None:
-        """Journal the repository's full state (it includes every acknowledgement recorded before)."""
-        text = state.model_dump_json()
+        """Journal the repository's full state (it includes every acknowledgement recorded before).
+
+        The state passes the checks it must pass when read back, or it is not stored
+        (:class:`~painchain_gh.errors.UnstorableState`: that repository fails, the file stays usable).
+        """
+        text = checked_for_storage(state, key=key).model_dump_json()
         line = f'{{"op":"repo","key":{json.dumps(key)},"state":{text}}}\n'
         with self._mutex:
             self._repos[key] = text
@@ -342,6 +348,7 @@ class FileStore:
             self._pending.clear()
 
     def _append(self, record: dict[str, Any]) -> None:
+        checked_record(record)  # what the journal holds is what the next run can fold
         line = json.dumps(record, separators=(",", ":")) + "\n"
         with self._mutex:
             self._pending.setdefault(record["key"], []).append(record)

@@ -92,13 +92,16 @@ def as_str(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+INT64 = 2**63  # GitHub's ids and counts are 64-bit integers: anything larger is not one of them
+
+
 def as_int(value: object) -> int | None:
-    """``value`` as an int if it is one (or a string of digits), else None."""
+    """``value`` as an int if it is one (or a string of digits) within 64 bits, else None."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 30:  # not '²' or '٣'
+        return value if -INT64 <= value < INT64 else None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 20:  # not '²' or '٣'
         return int(value)
     return None
 

@@ -42,9 +42,9 @@ Pulls = Mapping[int, Mapping[str, Any]]
 
 
 def event_id(raw: Mapping[str, Any]) -> str | None:
-    """The event's id as a string of digits, or None."""
+    """The event's id as a string of at most 20 digits (GitHub's are 64-bit integers), or None."""
     value = as_str(raw.get("id"))
-    return value if value and value.isascii() and value.isdigit() else None
+    return value if value and len(value) <= 20 and value.isascii() and value.isdigit() else None
 
 
 def pull_number(raw: Mapping[str, Any]) -> int | None:

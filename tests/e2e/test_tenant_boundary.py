@@ -8,6 +8,7 @@ delivered exactly once, and that the run ends with its documented exit code, wit
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.e2e.conftest import Connector, Run
 from tests.e2e.faults_support import seed_issues
+from tests.fakes.github import utc_iso
 
 APP_ID = 424242
 NOT_A_KEY = "-----BEGIN RSA PRIVATE KEY-----\nnot-a-key\n-----END RSA PRIVATE KEY-----"
@@ -129,3 +131,72 @@ def test_a_tenants_token_is_never_a_pattern_that_rewrites_other_tenants_output_o
     assert sorted(backend.external_ids()) == sorted(victims)  # nothing sent twice
     assert [event.body["connector"] for event in backend.events] == ["github"] * 3
     assert all(event.body["data"]["url"].startswith("https://github.com/") for event in backend.events)
+
+
+def test_what_one_tenants_github_answers_write_to_the_shared_state_the_next_run_reads(connector: Connector) -> None:
+    """A container package name longer than 200 characters and a deployment id of 121 digits (both
+    chosen by whoever publishes) used to be stored unchecked and refused when read: from the second run
+    on, the shared state file was an error for every tenant (exit 6)."""
+    github, backend = connector.github, connector.backend
+    long_name = "p" * 250  # OCI allows names of about 255 characters
+    github.add_package_version("acme", long_name, ["v1"])
+    github.add_package_version("acme", "api", ["v2"])
+    github.add_deployment("acme", "api-gateway", {"id": int("9" * 121), "created_at": utc_iso(time.time() - 60)})
+    deployment = github.add_deployment("acme", "api-gateway")
+    github.add_deployment_status("acme", "api-gateway", deployment["id"], {"state": "success"})
+    backend.add_integration(
+        id="publisher",
+        tenant_id="mallory",
+        repositories=["acme/api-gateway"],
+        extra_config={"containerImages": True, "events": ["deployment", "image"]},
+    )
+    others = seed_issues(github, "acme/web", count=2)
+    backend.add_integration(id="other", tenant_id="tenant-a", repositories=["acme/web"])
+
+    runs = [connector.run("sync"), connector.run("sync", "--force"), connector.run("state", "show")]
+
+    for run in runs:
+        assert_no_traceback(run)
+        assert run.returncode == 0, run.stderr
+    assert [event.body["externalId"] for event in backend.events_for("other")] == others
+    published = sorted(event.body["title"] for event in backend.events_for("publisher"))
+    assert published == sorted(
+        [
+            "Deployment to production: success",
+            f"Image published: ghcr.io/acme/{long_name}:v1",
+            "Image published: ghcr.io/acme/api:v2",
+        ]
+    )
+    assert "mallory/publisher/acme/api-gateway" in runs[2].stdout
+
+
+def test_huge_or_weak_app_keys_fail_their_own_integration_at_once(connector: Connector) -> None:
+    """Two 8192-bit keys used to take seconds of CPU each (16384 bits: half a minute) with the GIL held,
+    keeping every other tenant waiting past --max-runtime; a 1024-bit key was accepted, with PyJWT's
+    warning raw on stderr in the middle of JSON-lines logs."""
+    github, backend = connector.github, connector.backend
+    others = seed_issues(github, "acme/web", count=2)
+    backend.add_integration(id="other", tenant_id="tenant-a", repositories=["acme/web"])
+    for bits in (8192, 8192, 1024):
+        add_app_integration(
+            connector,
+            id=f"key-{bits}-{len(backend.integrations)}",
+            tenant=f"t{bits}",
+            private_key=(KEYS / f"test-only-rsa-{bits}.pem").read_text(),
+            repositories=["acme/api-gateway"],
+            installationId=1,
+        )
+
+    started = time.monotonic()
+    run = connector.run("sync", "--max-runtime", "20s")
+    elapsed = time.monotonic() - started
+
+    assert_no_traceback(run)
+    assert run.returncode == 3, run.stderr
+    assert elapsed < 20, elapsed  # within --max-runtime: nothing waits for a key
+    assert all(line.startswith("{") for line in run.stderr.splitlines()), run.stderr  # no raw library warning
+    assert [event.body["externalId"] for event in backend.events_for("other")] == others
+    refused = [message for message in error_lines(run) if "privateKey" in message]
+    assert len(refused) == 3, refused
+    assert sum("too long for a GitHub App key" in message for message in refused) == 2
+    assert sum("1024-bit RSA key; painchain-gh accepts 2048 to 4096 bits" in message for message in refused) == 1
