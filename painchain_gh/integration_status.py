@@ -115,13 +115,18 @@ def reason_line(problems: list[str]) -> str:
 def apply_change(row: dict[str, Any], change: StatusChange) -> dict[str, Any] | None:
     """The fields to ``PUT`` for ``change`` given the integration ``row`` as just read (its config changed
     in place: only ``lastError``), or None when nothing is to be written: it already says so, or it is no
-    longer a GitHub integration painchain-gh polls (a person set it inactive meanwhile)."""
+    longer a GitHub integration painchain-gh polls (a person set it inactive meanwhile). A config without
+    ``name`` and ``tags``, which newer backends refuse to store, gets the status alone."""
     if row.get("type") != "github" or row.get("status", ACTIVE) not in POLLED_STATUSES:
         return None
     config: dict[str, Any] = row["config"]
+    status = row.get("status", ACTIVE)
+    if not (isinstance(config.get("name"), str) and isinstance(config.get("tags"), list)):
+        # A newer backend refuses such a config (500) whatever else it holds: the status alone, then.
+        return None if status == change.status else {"status": change.status}
     current = config.get(LAST_ERROR_KEY)
     current_error = current if isinstance(current, str) and current.strip() else None
-    if (row.get("status", ACTIVE), current_error) == (change.status, change.last_error):
+    if (status, current_error) == (change.status, change.last_error):
         return None
     if change.last_error is None:
         config.pop(LAST_ERROR_KEY, None)

@@ -126,6 +126,13 @@ def test_the_change_rewrites_only_status_and_last_error_of_the_config_as_read() 
     assert cleared == {"status": "active", "config": {"name": "Team", "tags": [], "token": "t"}}
 
 
+def test_a_config_the_backend_would_refuse_gets_the_status_alone() -> None:
+    change = StatusChange("a", "error", "token: missing", "x")
+    no_tags = {"id": "a", "type": "github", "status": "active", "config": {"name": "Team", "token": ""}}
+    assert apply_change(no_tags, change) == {"status": "error"}
+    assert apply_change({**no_tags, "status": "error"}, change) is None
+
+
 @pytest.mark.parametrize(
     "fresh",
     [row("inactive"), row("paused"), {**row(), "type": "gitlab"}, row("error", lastError="token refused")],
@@ -191,6 +198,8 @@ def test_a_token_github_refuses_and_a_missing_repository_are_shown_and_a_502_is_
     mock_repo(requests_mock, "acme/flaky", events_status=502)
     mock_repo(requests_mock, "acme/private", events_status=401)
     rows = [integration_row(f"acme/{name}", identifier=name) for name in ("gone", "flaky", "private")]
+    for stored in rows:
+        stored["config"].update(name=stored["name"], tags=[])  # what newer backends require of every config
     backend = BackendDouble(requests_mock, rows)
 
     run(tmp_path)
