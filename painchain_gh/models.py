@@ -609,7 +609,7 @@ def select_integrations(rows: object) -> IntegrationSelection:
             disabled += 1
             continue
         row_id, row_name = _text(row.get("id")), _text(row.get("name"))
-        if _INTEGRATION_ID.match(row_id) and row_id not in listed:
+        if _INTEGRATION_ID.match(row_id) and row_id not in {".", ".."} and row_id not in listed:  # URL-safe ids
             listed[row_id] = ListedStatus(str(status), _last_error(row), row_name)
         cleaned, repository_problem = _split_repositories(row)
         try:
