@@ -12,6 +12,7 @@ secrets before it is cut to a message.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -48,6 +49,9 @@ from painchain_gh.http import (
     size_text,
     with_retries,
 )
+
+# Given an integration as just read (its config a dict), the top-level fields to PUT, or None for no write.
+IntegrationEdit = Callable[[dict[str, Any]], dict[str, Any] | None]
 
 _TEMPORARY = frozenset({408, 429})
 _READ_TIMEOUT = 15.0
@@ -94,6 +98,21 @@ class BackendClient:
     def put_integration(self, integration_id: str, fields: dict[str, Any]) -> None:
         """``PUT /integrations/{id}`` merging the top-level ``fields`` (``config`` replaces the whole config)."""
         self._send("PUT", f"/integrations/{path_segment(integration_id)}", json=fields)
+
+    def edit_integration(self, integration_id: str, edit: IntegrationEdit) -> dict[str, Any] | None:
+        """Read-modify-write of one integration. ``PUT`` replaces ``config`` whole, so the integration is
+        read immediately before writing and ``edit`` changes only its own keys of that fresh config.
+
+        Returns the fields written; None when nothing was written: the integration is gone (or its
+        config is not an object), or ``edit`` returned None.
+        """
+        fresh = self.get_integration(integration_id)
+        if fresh is None or not isinstance(fresh.get("config"), dict):
+            return None
+        fields = edit(fresh)
+        if fields is not None:
+            self.put_integration(integration_id, fields)
+        return fields
 
     def post_event(self, body: dict[str, Any], *, tenant_id: str | None) -> None:
         """``POST /events`` with ``x-tenant-id`` exactly when the integration has a tenant; 2xx is stored."""

@@ -92,7 +92,7 @@ def discover_integrations(
             )
         except PainChainError as error:
             reason = f"repository discovery failed: {error}"
-            outcome.invalid.append(InvalidIntegration(integration.id, integration.name, reason))
+            outcome.invalid.append(InvalidIntegration(integration.id, integration.name, reason, lasting=error.lasting))
             continue
         outcome.integrations.append(discovered)
         outcome.discovered.append(integration.id)
@@ -134,7 +134,9 @@ def _discover_one(
     )
     if result.problems:
         reason = "; ".join(result.problems)
-        outcome.invalid.append(InvalidIntegration(integration.id, integration.name, reason, skipped=False))
+        outcome.invalid.append(
+            InvalidIntegration(integration.id, integration.name, reason, skipped=False, lasting=False)
+        )
     if before is not None and result.diff.appeared:
         log.info(
             "%s: %d repositories appeared (%s); first polled from --initial-lookback ago",

@@ -57,6 +57,7 @@ class PainChainError(Exception):
     scope: ClassVar[FailureScope] = FailureScope.RUN
     deferred: ClassVar[bool] = False  # the repository waits for the next run instead of failing
     fatal: ClassVar[bool] = True  # a RUN failure ends the run with this error's exit code
+    lasting: ClassVar[bool] = False  # only a person can fix it: the integration's status becomes "error"
 
 
 class DeadlineReached(PainChainError):
@@ -137,10 +138,13 @@ class GitHubAuthError(GitHubError):
     """401 Bad credentials: the integration's token is invalid or expired."""
 
     scope = FailureScope.INTEGRATION
+    lasting = True
 
 
 class GitHubRepoError(GitHubError):
     """403 or 404 for one repository: no access, renamed or deleted."""
+
+    lasting = True
 
 
 class GitHubRateLimited(GitHubError):

@@ -4,13 +4,20 @@ Configuration is typed by people in a UI or with curl, so everything is validate
 invalid integration becomes an :class:`InvalidIntegration` naming what is wrong in plain
 words, never an exception that stops the others. Every shape the PainChain UI and the
 upstream connector send is accepted (see :func:`repository_entries` and ``IntegrationConfig``).
+
+PainChain's form starts every field at ``""`` and sends what its controls hold: a text box's
+string (``"false"``, ``" "``), a JSON box's parsed value (``{}`` when left empty), a chip list.
+So for every optional key ``""``, whitespace, ``{}``, ``[]`` and ``null`` mean "not set"
+(:func:`is_unset`), and yes/no fields accept ``true``/``false`` and their usual spellings as text
+(:func:`parse_flag`).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import (
@@ -44,6 +51,11 @@ _MAX_REPOSITORIES = 20_000
 _MAX_TAGS = 50
 
 WILDCARD = "*"
+POLLED_STATUSES = ("active", "error")  # "error" is set by painchain-gh itself; any other status is a person's
+LAST_ERROR_KEY = "lastError"  # where painchain-gh writes why an integration cannot be synced
+_KEPT_WHEN_EMPTY = frozenset({"cursor"})  # written by painchain-gh: its own checks judge an empty one
+_TRUE = frozenset({"true", "yes", "on", "1"})
+_FALSE = frozenset({"false", "no", "off", "0"})
 EVENT_KINDS = ("push", "pull_request", "review", "issue", "release", "workflow_run", "deployment", "image")
 DEFAULT_EVENTS = tuple(kind for kind in EVENT_KINDS if kind != "image")
 
@@ -58,6 +70,55 @@ def escape(value: object, limit: int = 200) -> str:
         for ch in text[:limit]
     )
     return out + ("..." if cut else "")
+
+
+def is_unset(value: object) -> bool:
+    """Whether a form value means "not set": ``null``, ``""`` or whitespace, ``{}`` or ``[]``."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    return isinstance(value, dict | list | tuple) and not value
+
+
+def without_unset(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` without the keys whose value means "not set" (see :func:`is_unset`)."""
+    return {key: value for key, value in values.items() if key in _KEPT_WHEN_EMPTY or not is_unset(value)}
+
+
+def parse_flag(value: Any) -> Any:
+    """A yes/no form value as a bool: ``true``/``false``, ``"yes"``/``"no"``, ``"on"``/``"off"``,
+    ``"1"``/``"0"`` (any case, spaces around ignored); anything else unchanged, for validation to judge."""
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in _TRUE:
+            return True
+        if word in _FALSE:
+            return False
+    return value
+
+
+def describe_value(value: object, limit: int = 60) -> str:
+    """A value someone typed, shown in a message as JSON (escaped and cut); never used for secrets."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = str(value)
+    return escape(text, limit)
+
+
+_PEM_PARTS = re.compile(r"^(-----BEGIN [A-Z ]*PRIVATE KEY-----)([A-Za-z0-9+/=\s]+)(-----END [A-Z ]*PRIVATE KEY-----)$")
+
+
+def pem_with_line_breaks(text: str) -> str:
+    """A PEM key with its line breaks back: the form's one-line password box turns a pasted key's
+    line breaks into spaces (or drops them). Keys with headers inside (encrypted ones) are left as they are."""
+    parts = _PEM_PARTS.match(text.strip())
+    if parts is None:
+        return text
+    body = "".join(parts[2].split())
+    lines = [body[start : start + 64] for start in range(0, len(body), 64)]
+    return "\n".join([parts[1], *lines, parts[3]]) + "\n"
 
 
 def check_owner(value: str) -> str:
@@ -123,7 +184,8 @@ class RepositoryConfig(BaseModel):
 
 
 def split_tags(value: Any) -> Any:
-    """Tags as a list: ``"a, b"`` and ``["a", "b"]`` both give ``["a", "b"]`` (other shapes unchanged)."""
+    """Tags as a list: ``["a", "b"]`` (what the form's chip input stores) and the older ``"a, b"`` both
+    give ``["a", "b"]``; other shapes unchanged. A newer backend refuses a config whose tags are not a list."""
     if isinstance(value, str):
         value = value.split(",")
     if isinstance(value, list | tuple):
@@ -132,7 +194,9 @@ def split_tags(value: Any) -> Any:
         tags = []
         for tag in value:
             if not isinstance(tag, str) or not tag.strip() or len(tag.strip()) > 100 or not tag.strip().isprintable():
-                raise ValueError('must be short pieces of text, e.g. ["backend", "team-a"] or "backend, team-a"')
+                raise ValueError(
+                    'must be a list of short texts (at most 100 characters, not empty), e.g. ["backend", "team-a"]'
+                )
             tags.append(tag.strip())
         return tags
     return value
@@ -160,6 +224,16 @@ class PollingConfig(BaseModel):
 
     enabled: bool = True
     interval: int | None = Field(default=None, ge=0, le=7 * 86400)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _form_values(cls, data: Any) -> Any:
+        return without_unset(data) if isinstance(data, Mapping) else data
+
+    @field_validator("enabled", mode="before")
+    @classmethod
+    def _enabled(cls, value: Any) -> Any:
+        return parse_flag(value)
 
 
 class IntegrationConfig(BaseModel):
@@ -191,17 +265,12 @@ class IntegrationConfig(BaseModel):
     def _upstream_shapes(cls, data: Any) -> Any:
         if not isinstance(data, Mapping):
             return data
-        data = dict(data)
+        data = without_unset(data)  # what an untouched form field holds means "not given"
         entries = repository_entries(data)
-        data["repositories"] = () if entries is None else entries  # null: none given
+        data["repositories"] = () if is_unset(entries) else entries
         base_url = data.get("baseUrl")
-        if not data.get("apiUrl") and base_url and data.get("isEnterprise") is not False:
+        if "apiUrl" not in data and isinstance(base_url, str) and parse_flag(data.get("isEnterprise")) is not False:
             data["apiUrl"] = base_url
-        if data.get("apiUrl") == "":
-            data["apiUrl"] = None
-        for key in ("token", "appId", "privateKey", "installationId", "pollInterval"):
-            if data.get(key) == "":
-                data[key] = None  # an empty form field means "not given"
         return data
 
     @field_validator("token", mode="before")
@@ -246,7 +315,7 @@ class IntegrationConfig(BaseModel):
                     "must be the GitHub App's private key in PEM form "
                     "(the whole .pem file, from -----BEGIN RSA PRIVATE KEY----- to its END line)"
                 )
-            return text
+            return pem_with_line_breaks(text)
         return value
 
     @field_validator("api_url")
@@ -268,22 +337,22 @@ class IntegrationConfig(BaseModel):
     @classmethod
     def _events(cls, value: Any) -> Any:
         if isinstance(value, str):
-            value = [part.strip() for part in value.split(",") if part.strip()]
+            value = [part for part in value.split(",") if part.strip()]
         if isinstance(value, list | tuple):
-            unknown = [kind for kind in value if kind not in EVENT_KINDS]
-            if unknown or not value:
-                raise ValueError(
-                    f'must be a non-empty list of kinds among {", ".join(EVENT_KINDS)}, e.g. ["push", "pull_request"]'
-                )
-            return tuple(dict.fromkeys(value))
+            kinds = [entry.strip().lower() if isinstance(entry, str) else entry for entry in value]
+            unknown = [entry for entry in kinds if entry not in EVENT_KINDS]
+            if unknown:
+                shown = ", ".join(describe_value(entry, 40) for entry in unknown[:3])
+                shown += f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
+                verb = "is not a kind" if len(unknown) == 1 else "are not kinds"
+                raise ValueError(f"{shown} {verb} painchain-gh sends; choose among {', '.join(EVENT_KINDS)}")
+            return tuple(dict.fromkeys(kinds))
         return value
 
     @field_validator("container_images", mode="before")
     @classmethod
     def _container_images(cls, value: Any) -> Any:
-        if isinstance(value, str) and value.strip().lower() in {"true", "false", "yes", "no", "on", "off"}:
-            return value.strip().lower() in {"true", "yes", "on"}
-        return value
+        return parse_flag(value)
 
     @model_validator(mode="after")
     def _pick_credentials(self, info: ValidationInfo) -> IntegrationConfig:
@@ -388,12 +457,15 @@ class InvalidIntegration:
     """An integration (or some of its repositories) that cannot be polled, and why (no secrets).
 
     ``skipped`` is False when only some repositories are left out and the others are polled.
+    ``lasting`` is False for trouble that may pass by itself (GitHub failing for a while): only a
+    lasting problem sets the integration's status to ``"error"``.
     """
 
     id: str
     name: str
     reason: str
     skipped: bool = True
+    lasting: bool = True
 
     @property
     def label(self) -> str:
@@ -407,37 +479,47 @@ class InvalidIntegration:
 
 
 @dataclass(frozen=True)
+class ListedStatus:
+    """An integration's ``status`` and ``config.lastError`` (None: empty) as ``GET /integrations`` listed them."""
+
+    status: str
+    last_error: str | None
+    name: str = ""
+
+
+@dataclass(frozen=True)
 class IntegrationSelection:
-    """The outcome of reading ``GET /integrations``."""
+    """The outcome of reading ``GET /integrations``; ``listed`` holds the status of every GitHub
+    integration that is polled (valid or not), by id, to tell whether a run changes it."""
 
     valid: list[Integration]
     invalid: list[InvalidIntegration]
     disabled: int
+    listed: dict[str, ListedStatus] = field(default_factory=dict)
 
 
-# What a valid value looks like, by the field's name as people type it.
-_EXPECTED = {
-    "id": "letters, digits or '_.:-'",
-    "tenantId": "printable ASCII without '/'",
-    "type": '"github"',
-    "name": "text",
-    "config": "an object with token (or appId and privateKey) and repositories",
-    "token": "a GitHub token such as ghp_... (no spaces)",
-    "appId": "the App's numeric id, e.g. 123456",
-    "privateKey": "the App's PEM private key",
-    "installationId": "a number, e.g. 7654321",
+# An example of a valid value, by the field's name as people type it (none where the rule says it all).
+_EXAMPLES = {
+    "config": '{"name": "Platform", "tags": [], "token": "ghp_...", "repositories": ["acme/api"]}',
+    "appId": "123456",
+    "installationId": "7654321",
     "repositories": '["acme/api", "acme/web"]',
-    "tags": '["backend", "team-a"] or "backend, team-a"',
+    "tags": '["backend", "team-a"]',
     "polling": '{"enabled": true, "interval": 300}',
-    "polling.enabled": "true or false",
-    "polling.interval": "seconds, e.g. 300",
-    "pollInterval": "seconds from 60 to 3600, e.g. 300",
+    "polling.interval": "300",
+    "pollInterval": "300",
     "apiUrl": "https://ghe.example.com/api/v3",
     "events": '["push", "pull_request"]',
-    "containerImages": "true or false",
-    "owner": "a GitHub login, e.g. acme",
-    "repo": "a repository name, e.g. api",
+    "owner": "acme",
+    "repo": "api",
 }
+
+
+# Errors whose words already say what is valid: an example would only repeat the rule.
+_RULE_SAYS_IT_ALL = frozenset(
+    {"missing", "too_short", "too_long", "string_too_long", "greater_than_equal", "less_than_equal"}
+    | {"greater_than", "less_than"}
+)
 
 
 def _plain(kind: str, context: Mapping[str, Any]) -> str | None:
@@ -493,9 +575,10 @@ def describe_validation_error(error: ValidationError) -> str:
             else:
                 parts.append(f"{field} {text}" if text.startswith("must") else f"{field}: {text}")
             continue
-        expected = _EXPECTED.get(field) or _EXPECTED.get(str(loc[-1]) if loc else "", "")
+        example = _EXAMPLES.get(field) or _EXAMPLES.get(str(loc[-1]) if loc else "", "")
         subject = field or "the integration"
-        parts.append(f"{subject} {plain}" + (f" (for example {expected})" if expected else ""))
+        shown = example and item["type"] not in _RULE_SAYS_IT_ALL
+        parts.append(f"{subject} {plain}" + (f", e.g. {example}" if shown else ""))
     parts = list(dict.fromkeys(parts))
     more = len(parts) - 5
     return "; ".join(parts[:5]) + (f"; and {more} more" if more > 0 else "")
@@ -512,19 +595,24 @@ def private_key_parts(key: str) -> list[str]:
 
 
 def select_integrations(rows: object) -> IntegrationSelection:
-    """Keep the active GitHub integrations whose polling is enabled; validate each one."""
+    """Keep the GitHub integrations whose status is ``active`` (or ``error``, which painchain-gh set
+    and clears once a sync succeeds) and whose polling is enabled; validate each one."""
     valid: list[Integration] = []
     invalid: list[InvalidIntegration] = []
+    listed: dict[str, ListedStatus] = {}
     disabled = 0
     if not isinstance(rows, list):
         return IntegrationSelection(valid, [InvalidIntegration("", "", "the backend did not return a list")], 0)
     for row in rows:
         if not isinstance(row, Mapping) or row.get("type") != "github":
             continue
-        if row.get("status", "active") != "active" or _polling_disabled(row):
+        status = row.get("status", "active")
+        if status not in POLLED_STATUSES or _polling_disabled(row):
             disabled += 1
             continue
         row_id, row_name = _text(row.get("id")), _text(row.get("name"))
+        if _INTEGRATION_ID.match(row_id) and row_id not in {".", ".."} and row_id not in listed:  # URL-safe ids
+            listed[row_id] = ListedStatus(str(status), _last_error(row), row_name)
         cleaned, repository_problem = _split_repositories(row)
         try:
             integration = Integration.model_validate(cleaned)
@@ -538,20 +626,24 @@ def select_integrations(rows: object) -> IntegrationSelection:
         if any(integration.id == kept.id for kept in valid):
             # Polling both entries would send every event twice and race on the same cursors.
             reason = "listed more than once; only its first entry is polled"
-            invalid.append(InvalidIntegration(row_id, row_name, reason))
+            invalid.append(InvalidIntegration(row_id, row_name, reason, lasting=False))  # not the form's to fix
             continue
         if repository_problem:
             invalid.append(InvalidIntegration(row_id, row_name, repository_problem, skipped=False))
         valid.append(integration)
-    return IntegrationSelection(valid, invalid, disabled)
+    return IntegrationSelection(valid, invalid, disabled, listed)
+
+
+def _last_error(row: Mapping[str, Any]) -> str | None:
+    config = row.get("config")
+    value = config.get(LAST_ERROR_KEY) if isinstance(config, Mapping) else None
+    return value if isinstance(value, str) and value.strip() else None
 
 
 def _describe_entry(entry: Any) -> str:
-    if isinstance(entry, str):
-        return f'"{escape(entry, 120)}"'
     if isinstance(entry, Mapping):
         return f'"{escape(entry.get("owner", "?"), 60)}/{escape(entry.get("repo", "?"), 110)}"'
-    return f"a {type(entry).__name__}"
+    return describe_value(entry, 120)
 
 
 def _split_repositories(row: Mapping[str, Any]) -> tuple[Mapping[str, Any], str]:
@@ -594,4 +686,4 @@ def _entry_problem(error: ValidationError) -> str:
 def _polling_disabled(row: Mapping[str, Any]) -> bool:
     config = row.get("config")
     polling = config.get("polling") if isinstance(config, Mapping) else None
-    return isinstance(polling, Mapping) and polling.get("enabled") is False
+    return isinstance(polling, Mapping) and parse_flag(polling.get("enabled")) is False

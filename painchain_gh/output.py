@@ -162,9 +162,20 @@ def summary_fields(report: SyncReport) -> dict[str, Any]:
     }
 
 
+# Requests of the deployments and container images streams: lists read like the events and runs
+# lists, not lookups made for one event, so the summary does not call them extra requests.
+STREAM_KINDS = frozenset({"deployments", "packages"})
+
+
 def describe_kinds(counts: dict[str, int]) -> str:
     """``compare 3, pull_list 2`` (sorted by kind), or ``none``."""
     return ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items())) or "none"
+
+
+def split_kinds(counts: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
+    """Requests by kind as (stream lists, extra requests made for events)."""
+    streams = {kind: n for kind, n in counts.items() if kind in STREAM_KINDS}
+    return streams, {kind: n for kind, n in counts.items() if kind not in STREAM_KINDS}
 
 
 def log_summary(report: SyncReport) -> None:
@@ -187,8 +198,11 @@ def log_summary(report: SyncReport) -> None:
         f"{fields['gaps']} possible gaps, {fields['github_requests']} GitHub requests "
         f"({fields['github_units']} rate-limit units)"
     )
-    if report.requests_by_kind:
-        text += "; extra requests: " + describe_kinds(report.requests_by_kind)
+    streams, extra = split_kinds(report.requests_by_kind)
+    if streams:
+        text += "; deployment and image lists: " + describe_kinds(streams)
+    if extra:
+        text += "; extra requests: " + describe_kinds(extra)
     if fields["details_missing"]:
         text += f"; {fields['details_missing']} lookups failed (events sent with details_missing)"
     if fields["details_skipped"]:
@@ -247,7 +261,8 @@ def print_summary_table(report: SyncReport) -> None:
         ("events dead-lettered", fields["dead_lettered"]),
         ("invalid integrations", fields["invalid_integrations"]),
         ("GitHub requests / units", f"{fields['github_requests']} / {fields['github_units']}"),
-        ("extra requests by kind", describe_kinds(report.requests_by_kind)),
+        ("deployment/image lists", describe_kinds(split_kinds(report.requests_by_kind)[0])),
+        ("extra requests by kind", describe_kinds(split_kinds(report.requests_by_kind)[1])),
     ]
     width = max(len(name) for name, _ in rows)
     sys.stderr.write("".join(f"  {name:<{width}}  {value}\n" for name, value in rows))

@@ -42,6 +42,7 @@ class RepoResult:
     ignored: int = 0
     dead_lettered: int = 0
     error: str | None = None
+    lasting: bool = False  # the failure needs a person (token refused, repository not found): see integration_status
     fatal: PainChainError | None = None  # the backend is down or refuses us: the whole run must stop
     warning: str | None = None
     gap: tuple[int, int] | None = None

@@ -26,10 +26,12 @@ from painchain_gh.forward import BackendSink, PrintSink, Sink
 from painchain_gh.github import GitHubClient, TokenBudget, TokenSource
 from painchain_gh.github_app import TokenProviders
 from painchain_gh.http import Deadline, RetryPolicy, new_session
+from painchain_gh.integration_status import StatusChange, decide_statuses, write_status
 from painchain_gh.jobs import RepoJob, build_jobs, integration_api_url
 from painchain_gh.models import (
     Integration,
     IntegrationSelection,
+    ListedStatus,
     RepositoryConfig,
     describe_validation_error,
     escape,
@@ -235,6 +237,7 @@ class Runner:
             registration.submit(self._register_quietly) if not settings.dry_run and not settings.repos else None
         )
         selection = self.integrations()  # while the connector type is registered
+        listed = selection.listed  # statuses as read, for integration_status
         if registered is not None:
             registered.result()
         registration.close()
@@ -265,21 +268,37 @@ class Runner:
             )
             report.invalid = selection.invalid
             report.dry_run = settings.dry_run
-            self._finish_integrations(report, store, discovered)
+            self._finish_integrations(report, store, discovered, self._status_changes(report, listed))
         return report
 
-    def _finish_integrations(self, report: SyncReport, store: StateStore, discovered: list[str]) -> None:
+    def _status_changes(self, report: SyncReport, listed: dict[str, ListedStatus]) -> dict[str, StatusChange]:
+        """Each integration whose PainChain status this run changes (none for an ad-hoc ``--repo`` run)."""
+        if self.settings.repos:
+            return {}
+        changes = decide_statuses(
+            listed, report.invalid, report.results, repository_problems=self.settings.shard is None
+        )
+        return {change.integration_id: change for change in changes}
+
+    def _finish_integrations(
+        self, report: SyncReport, store: StateStore, discovered: list[str], changes: dict[str, StatusChange]
+    ) -> None:
         """Per integration: let the store write its cursors (and discovery cache), then ``PUT lastSync``
-        if all went well (not for an ad-hoc ``--repo`` run, which polls only some repositories)."""
+        if all went well (not for an ad-hoc ``--repo`` run, which polls only some repositories), then
+        its status if it changed (after the cursor: both rewrite the config)."""
         if self.settings.dry_run or report.fatal:
             return
         by_integration: dict[str, list[RepoResult]] = {integration_id: [] for integration_id in discovered}
         for result in report.results:
             by_integration.setdefault(result.job.integration.id, []).append(result)
-        # One or two backend round trips per integration (the cursor, lastSync): side by side.
+        for integration_id in changes:
+            by_integration.setdefault(integration_id, [])
+        # A few backend round trips per integration (the cursor, lastSync, status): side by side.
         pool = SidePool(workers=min(FINISH_CONCURRENCY, len(by_integration)), name="finish")
         pending = [
-            pool.submit(partial(self._finish_integration, integration_id, results, store, report))
+            pool.submit(
+                partial(self._finish_integration, integration_id, results, store, report, changes.get(integration_id))
+            )
             for integration_id, results in by_integration.items()
         ]
         for future in pending:
@@ -287,6 +306,18 @@ class Runner:
         pool.close()
 
     def _finish_integration(
+        self,
+        integration_id: str,
+        results: list[RepoResult],
+        store: StateStore,
+        report: SyncReport,
+        change: StatusChange | None = None,
+    ) -> None:
+        self._finish_polled(integration_id, results, store, report)
+        if change is not None:
+            write_status(self.backend, change)
+
+    def _finish_polled(
         self, integration_id: str, results: list[RepoResult], store: StateStore, report: SyncReport
     ) -> None:
         try:
@@ -317,4 +348,5 @@ def only_integration(selection: IntegrationSelection, integration_id: str) -> In
         raise UsageError(f"{where}: {invalid[0].reason}")
     if not valid:
         raise UsageError(f"{where}: not an active GitHub integration with polling enabled")
-    return IntegrationSelection(valid, invalid, 0)
+    listed = {key: value for key, value in selection.listed.items() if key == integration_id}
+    return IntegrationSelection(valid, invalid, 0, listed)

@@ -251,7 +251,7 @@ class SyncRun:
             self.stop(str(error), error.exit_code)
         # TOKEN: the token's budget already refuses every further request in this run.
         status = RepoStatus.DEFERRED if error.deferred else RepoStatus.FAILED
-        return RepoResult(job=job, status=status, error=str(error))
+        return RepoResult(job=job, status=status, error=str(error), lasting=error.lasting)
 
     def stop_integration(self, job: RepoJob, error: PainChainError) -> None:
         """Skip the integration's remaining repositories; say so once."""

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from tests.fakes import FakeBackend, FakeGitHub, RepoData
+from tests.fakes.backend import MAX_BODY_BYTES
 from tests.fakes.github import pull, pull_request_event, push_event
 
 TOKEN = "ghp_test_token"
@@ -256,6 +257,18 @@ def test_backend_put_replaces_config_whole(backend: FakeBackend) -> None:
     assert requests.get(url, timeout=5).json()["lastSync"] == "2026-01-01T00:00:00.000Z"
     assert requests.put(url, json={"config": {"tags": []}}, timeout=5).status_code == 500
     assert [body for _, body in backend.puts][-1] == {"config": {"tags": []}}
+
+
+def test_backend_refuses_bodies_over_100_kb_and_keeps_any_string_status(backend: FakeBackend) -> None:
+    backend.add_integration(id="i1")
+    url = backend.url + "/integrations/i1"
+    config = {"name": "Test", "tags": [], "cursor": "x" * MAX_BODY_BYTES}
+    assert requests.put(url, json={"config": config}, timeout=5).status_code == 413
+    too_big = {**EVENT, "data": {"blob": "x" * MAX_BODY_BYTES}}
+    assert post_event(backend, too_big).status_code == 413
+    assert backend.events == [] and backend.integration("i1")["config"]["name"] == "Test"  # type: ignore[index]
+    assert requests.put(url, json={"status": "error"}, timeout=5).json()["status"] == "error"
+    assert requests.put(url, json={"status": 3}, timeout=5).status_code == 500
 
 
 def test_backend_register_needs_bearer_and_required_token(backend: FakeBackend) -> None:

@@ -33,23 +33,27 @@ def test_other_types_inactive_and_disabled_integrations_are_not_polled() -> None
     ("config", "expected"),
     [
         ({"token": None}, "token: missing; give a GitHub token, or a GitHub App's appId and privateKey"),
-        ({"token": "  "}, "token must be printable characters without spaces or line breaks"),
+        ({"token": "  "}, "token: missing; give a GitHub token"),
+        ({"token": "ghp_a b"}, "token must be printable characters without spaces or line breaks"),
         ({"token": "ghp_abc\r\nX-Evil: 1"}, "token must be printable characters without spaces or line breaks"),
         ({"token": "x" * 2049}, "token must be printable characters"),
-        ({"repositories": 5}, 'repositories must be a list (for example ["acme/api", "acme/web"])'),
+        ({"repositories": 5}, 'repositories must be a list, e.g. ["acme/api", "acme/web"]'),
         ({"repositories": []}, 'repositories: none given; list them, e.g. ["acme/api", "acme/web"]'),
         ({"repositories": {"owner": "acme"}}, "repositories must be a list"),
-        ({"tags": 7}, 'tags must be a list (for example ["backend", "team-a"] or "backend, team-a")'),
-        ({"tags": ["ok", ""]}, 'tags must be short pieces of text, e.g. ["backend", "team-a"]'),
-        ({"polling": {"interval": "soon"}}, "polling.interval must be a whole number (for example seconds, e.g. 300)"),
+        ({"tags": 7}, 'tags must be a list, e.g. ["backend", "team-a"]'),
+        ({"tags": ["ok", ""]}, "tags must be a list of short texts (at most 100 characters, not empty)"),
+        ({"polling": {"interval": "soon"}}, "polling.interval must be a whole number, e.g. 300"),
+        ({"polling": {"enabled": "maybe"}}, "polling.enabled must be true or false"),
         ({"polling": {"interval": -1}}, "polling.interval must be at least 0"),
-        ({"pollInterval": 5}, "pollInterval must be at least 60 (for example seconds from 60 to 3600, e.g. 300)"),
+        ({"pollInterval": 5}, "pollInterval must be at least 60"),
+        ({"pollInterval": "soon"}, "pollInterval must be a whole number, e.g. 300"),
         ({"pollInterval": 7200}, "pollInterval must be at most 3600"),
         ({"apiUrl": "ghe.example.com"}, "apiUrl must be an http(s) address without spaces, e.g. https://ghe"),
         ({"apiUrl": "https://ghe.example.com/api v3"}, "apiUrl must be an http(s) address"),
         ({"baseUrl": "ftp://ghe", "isEnterprise": True}, "apiUrl must be an http(s) address"),
-        ({"events": ["push", "stars"]}, "events must be a non-empty list of kinds among push, pull_request"),
-        ({"events": []}, "events must be a non-empty list"),
+        ({"events": ["push", "stars"]}, 'events: "stars" is not a kind painchain-gh sends; choose among push, pull'),
+        ({"events": ["push", 7, "forks"]}, 'events: 7, "forks" are not kinds painchain-gh sends; choose among push'),
+        ({"events": {"push": True}}, 'events must be a list, e.g. ["push", "pull_request"]'),
         ({"containerImages": "maybe"}, "containerImages must be true or false"),
         (
             {"appId": "my-app", "privateKey": "-----BEGIN RSA PRIVATE KEY-----\nAA\n-----END RSA PRIVATE KEY-----"},
@@ -68,6 +72,8 @@ def test_invalid_integration_is_reported_in_plain_words(config: dict[str, Any], 
     assert invalid.message.startswith("integration int1 (Team) skipped: ")
     for jargon in ("Input should", "instance of", "Value error", "Field required", "Tuple", "valid dictionary"):
         assert jargon not in invalid.reason
+    for repeated in ("(for example", "true or false, e.g.", "e.g. true"):
+        assert repeated not in invalid.reason
 
 
 @pytest.mark.parametrize(
@@ -80,10 +86,11 @@ def test_invalid_integration_is_reported_in_plain_words(config: dict[str, Any], 
         ({"owner": "acme", "repo": ""}, "repo must be letters"),
         ({"owner": "acme", "repo": "x" * 300}, "at most 100 characters"),
         ({"owner": "acme", "repo": "x?y=1"}, "repo must be letters"),
-        ({"owner": "acme"}, "repo is missing (for example a repository name, e.g. api)"),
+        ({"owner": "acme"}, 'repositories[0] "acme/?": repo is missing'),
         ("acme", 'write a repository as "owner/name", e.g. "acme/api"'),
         ("acme/api/extra", 'write a repository as "owner/name"'),
-        (42, 'repositories[0] a int: write it as "owner/name"'),
+        (42, 'repositories[0] 42: write it as "owner/name"'),
+        (["acme/api"], 'repositories[0] ["acme/api"]: write it as "owner/name"'),
     ],
 )
 def test_bad_repository_is_skipped_and_the_others_go_on(repository: Any, expected: str) -> None:

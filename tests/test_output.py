@@ -57,6 +57,18 @@ def test_summary_counts_every_status_and_says_why_the_run_stopped(caplog: pytest
     assert last.getMessage().endswith("; stopped: backend unreachable")
 
 
+def test_the_summary_lists_stream_requests_apart_from_extra_requests(caplog: pytest.LogCaptureFixture) -> None:
+    kinds = {"deployments": 3, "packages": 1, "deployment_statuses": 2, "compare": 1}
+    with caplog.at_level(logging.INFO, logger="painchain_gh"):
+        log_summary(report(RepoStatus.SYNCED, requests_by_kind=kinds))
+    message = caplog.records[-1].getMessage()
+    assert "; deployment and image lists: deployments 3, packages 1;" in message
+    assert message.endswith("; extra requests: compare 1, deployment_statuses 2")
+    with caplog.at_level(logging.INFO, logger="painchain_gh"):
+        log_summary(report(RepoStatus.SYNCED, requests_by_kind={"deployments": 1}))
+    assert "extra requests" not in caplog.records[-1].getMessage()
+
+
 def test_progress_and_table_for_people_at_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
     progress = Progress(enabled=True)
     progress.start(2)

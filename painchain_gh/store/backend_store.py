@@ -3,7 +3,8 @@
 This makes CronJob pods stateless. The backend has no cursor endpoint and ``PUT`` replaces
 the whole config, so every write is a read-modify-write done immediately before writing:
 ``GET /integrations/{id}``, change only ``config.cursor``, ``PUT`` the config exactly as read
-(a token is only ever sent back in the same form it was just read). Shards write their own
+(a token is only ever sent back in the same form it was just read): ``BackendClient.edit_integration``,
+which the integration status writer shares. Shards write their own
 repositories' entries and verify them after writing, retrying when another shard's write
 crossed theirs. Each repository's cursor is bounded (:data:`EVENTS_BOUND` event ids and
 :data:`RUNS_BOUND` runs, a few kilobytes at most).
@@ -279,10 +280,8 @@ def write_cursor(
     """
     wanted = {repo: state.model_dump(mode="json") for repo, state in changed.items()}
     gone = set(removed) - set(wanted)
-    for _ in range(WRITE_ATTEMPTS):
-        fresh = backend.get_integration(integration_id)
-        if fresh is None or not isinstance(fresh.get("config"), dict):
-            raise StateError(f"{label} is gone from the backend")
+
+    def merge(fresh: dict[str, Any]) -> dict[str, Any]:
         config: dict[str, Any] = fresh["config"]
         cursor = config.get("cursor")
         version = cursor.get("version") if isinstance(cursor, dict) else None
@@ -292,7 +291,11 @@ def write_cursor(
         repos = repos if isinstance(repos, dict) else {}
         kept = {repo: value for repo, value in repos.items() if repo not in gone}
         config["cursor"] = {"version": STATE_VERSION, "repos": {**kept, **wanted}}
-        backend.put_integration(integration_id, {"config": config})
+        return {"config": config}
+
+    for _ in range(WRITE_ATTEMPTS):
+        if backend.edit_integration(integration_id, merge) is None:
+            raise StateError(f"{label} is gone from the backend")
         check = backend.get_integration(integration_id) or {}
         stored_config = check.get("config")
         stored = stored_config.get("cursor") if isinstance(stored_config, dict) else None
@@ -359,19 +362,19 @@ def reset_backend_state(backend: BackendClient, *, repo: str | None) -> str:
     """Remove cursors (all, or one repository's) from every GitHub integration."""
     from painchain_gh.models import select_integrations  # noqa: PLC0415
 
-    touched = 0
-    for integration in select_integrations(backend.list_integrations()).valid:
-        fresh = backend.get_integration(integration.id)
-        config = fresh.get("config") if fresh else None
-        if not isinstance(config, dict) or "cursor" not in config:
-            continue
+    def remove(fresh: dict[str, Any]) -> dict[str, Any] | None:
+        config: dict[str, Any] = fresh["config"]
+        if "cursor" not in config:
+            return None
         if repo is None:
             del config["cursor"]
         else:
             cursor = config["cursor"]
             repos = cursor.get("repos") if isinstance(cursor, dict) else None
             if not isinstance(repos, dict) or repos.pop(repo.lower(), None) is None:
-                continue
-        backend.put_integration(integration.id, {"config": config})
-        touched += 1
+                return None
+        return {"config": config}
+
+    integrations = select_integrations(backend.list_integrations()).valid
+    touched = sum(backend.edit_integration(integration.id, remove) is not None for integration in integrations)
     return f"cursors removed from {touched} integration(s)"

@@ -84,7 +84,7 @@ def slim(state: RepoState) -> RepoState:
     events = EventsCursor(floor=state.events.floor, etag=state.events.etag, etag_owner=state.events.etag_owner)
     events.seen, events.floor = _kept(state.events.seen, events.floor, horizon, EVENTS_BOUND)
     runs = RunsCursor(floor=state.runs.floor, etag=state.runs.etag, etag_owner=state.runs.etag_owner)
-    open_runs = {key for key, (_, run) in state.runs.runs.items() if not RunState.parse(run).is_completed}
+    open_runs = frozenset(key for key, (_, run) in state.runs.runs.items() if not RunState.parse(run).is_completed)
     created = {key: value[0] for key, value in state.runs.runs.items()}
     kept, runs.floor = _kept(created, runs.floor, horizon, RUNS_BOUND, keep=open_runs)
     runs.runs = {key: state.runs.runs[key] for key in kept}
@@ -100,7 +100,7 @@ def slim(state: RepoState) -> RepoState:
 
 
 def _kept(
-    entries: Mapping[str, int], floor: int | None, horizon: int, bound: int, *, keep: set[str] | frozenset[str] = frozenset()
+    entries: Mapping[str, int], floor: int | None, horizon: int, bound: int, *, keep: frozenset[str] = frozenset()
 ) -> tuple[dict[str, int], int | None]:
     """The entries created after ``horizon`` (or in ``keep``), the newest ``bound`` of them; the floor
     rises to the newest creation time of what is left out."""
@@ -199,8 +199,7 @@ def encode(repos: Mapping[str, RepoState], *, budget: int) -> Encoded:
     best: dict[str, Any] | None = None
     while low <= high:
         middle = (low + high) // 2
-        dropped = set(order[:middle])
-        attempt = _wrap(_pack(repos, lambda repo, stream, gone=dropped: (repo, stream) in gone))
+        attempt = _wrap(_pack(repos, _dropping(set(order[:middle]))))
         if size_of(attempt) <= budget:
             best, high = attempt, middle - 1
         else:
@@ -208,6 +207,10 @@ def encode(repos: Mapping[str, RepoState], *, budget: int) -> Encoded:
     if best is None:
         raise CursorTooLarge(size_of(_wrap(_pack(repos, lambda repo, stream: True))), budget)
     return Encoded(best, size_of(best), dropped_etags=low)
+
+
+def _dropping(gone: set[tuple[str, str]]) -> Callable[[str, str], bool]:
+    return lambda repo, stream: (repo, stream) in gone
 
 
 def _drop_order(repos: Mapping[str, RepoState]) -> list[tuple[str, str]]:

@@ -16,8 +16,8 @@ WELL_FORMED_PATH = re.compile(r"^/repos/[A-Za-z0-9-]+/[A-Za-z0-9._-]+/(events|ac
 
 SKIP_REASONS = {
     "no-token": "token: missing; give a GitHub token, or a GitHub App's appId and privateKey instead",
-    "repos-string": 'repositories must be a list (for example ["acme/api", "acme/web"])',
-    "tags-string": 'tags must be a list (for example ["backend", "team-a"] or "backend, team-a")',
+    "repos-string": 'repositories must be a list, e.g. ["acme/api", "acme/web"]',
+    "tags-string": 'tags must be a list, e.g. ["backend", "team-a"]',
     "config-null": "config must be an object",
     "repos-null": "repositories: none given; list them",
     "empty-repos": "repositories: none given; list them",

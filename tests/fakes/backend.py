@@ -3,6 +3,8 @@
 Quirks imitated: validation errors are 500, an unknown integration reads as 200 with an empty
 body, PUT replaces ``config`` whole, an unknown ``x-tenant-id`` is 500 on POST and ``[]`` on GET,
 and (with ``dedupe``) a repeated (integrationId, externalId) answers 201 with the existing row.
+A request body over 100 kB is refused with 413 (NestJS's default body parser), and ``status`` is
+any string (the UI shows it as a badge; ``active``, ``inactive`` and ``error`` are the model's values).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ._server import FakeServer, RecordedRequest, Response, json_response
 JSON = dict[str, Any]
 _UPDATABLE = ("name", "status", "lastSync", "config")  # other top-level keys are stripped
 _EVENT_STRINGS = ("title", "connector", "project", "timestamp")
+MAX_BODY_BYTES = 100 * 1024  # body-parser's "100kb"
 
 
 def now_iso() -> str:
@@ -148,6 +151,8 @@ class FakeBackend(FakeServer):
             auth = req.headers.get("authorization", "")
             if self.required_token is not None and auth != f"Bearer {self.required_token}":
                 return _nest(401, "Unauthorized")
+            if len(req.body) > MAX_BODY_BYTES:
+                return _nest(413, "request entity too large", "Payload Too Large")
             path = req.path.rstrip("/")
             tenant = req.headers.get("x-tenant-id")
             if req.method == "GET" and path == "/api/integrations":
@@ -175,6 +180,8 @@ class FakeBackend(FakeServer):
         self.puts.append((integration_id, body))
         row = self.integration(integration_id)
         if row is None or not isinstance(body, dict):
+            return _server_error()
+        if "status" in body and not isinstance(body["status"], str):
             return _server_error()
         if "config" in body:
             config = body["config"]
