@@ -236,6 +236,7 @@ def test_the_card_of_a_kind_comes_from_the_preferred_repository_when_it_has_one(
 
 def test_the_timeline_must_hold_all_four_kinds() -> None:
     assert checks.check_timeline_kinds(TIMELINE).ok is True
+    assert "a push: 'Push to main (3 commits)'" in checks.check_timeline_kinds(TIMELINE, "acme/api").detail
     verdict = checks.check_timeline_kinds(TIMELINE[:2])
     assert verdict.ok is False
     assert verdict.detail == (

@@ -269,9 +269,9 @@ def cards_by_kind(cards: Sequence[Mapping[str, Any]], prefer: str = "") -> dict[
     return found
 
 
-def check_timeline_kinds(cards: Sequence[Mapping[str, Any]]) -> Check:
-    """The timeline shows a push, a merged pull request, a failed run and a deployment."""
-    found = cards_by_kind(cards)
+def check_timeline_kinds(cards: Sequence[Mapping[str, Any]], prefer: str = "") -> Check:
+    """The timeline shows a push, a merged pull request, a failed run and a deployment (named from ``prefer``)."""
+    found = cards_by_kind(cards, prefer)
     missing = [KIND_NAMES[k] for k in KIND_NAMES if k not in found]
     detail = "; ".join(f"{KIND_NAMES[k]}: {found[k].get('title')!r}" for k in KIND_NAMES if k in found)
     if missing:

@@ -293,7 +293,7 @@ def timeline_scene(ctx: Context, report: Report) -> None:
             "missing " + ", ".join(missing) if missing else ", ".join(scenario.REPOSITORIES),
         )
     )
-    report.checks.append(checks.check_timeline_kinds(cards))
+    report.checks.append(checks.check_timeline_kinds(cards, scenario.MAIN_REPOSITORY))
     main = scenario.MAIN_REPOSITORY
     report.checks.append(
         checks.check_readable(cards, "push", scenario.COMMITS, "a push shows its commits as text", project=main)
@@ -494,6 +494,9 @@ def execute(opts: Options, checkout_path: Path, report: Report) -> None:
         command = [opts.connector] if opts.connector else painchain_gh_command()
         ctx = Context(base_url, github.url, token, tools, opts.chromium, output, scratch, command)
         scenario_run(ctx, report)
+        if github.errors:
+            first = github.errors[0].strip().splitlines()[-1]
+            report.facts.append(f"the fake GitHub failed to answer {len(github.errors)} request(s): {first}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
