@@ -199,7 +199,7 @@ class Runner:
     def state_store(self, integrations: list[Integration]) -> Iterator[StateStore]:
         """The configured store, locked and loaded; read-only in a dry run."""
         if self.settings.state_kind == "backend":
-            backend_store = BackendStore(self.backend, integrations)
+            backend_store = BackendStore(self.backend, integrations, max_body=self.settings.backend_max_body_bytes)
             yield ReadOnlyStore(backend_store) if self.settings.dry_run else backend_store
             return
         if self.settings.dry_run:

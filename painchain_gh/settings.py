@@ -52,11 +52,17 @@ class Settings:
     lock_timeout: float = 0.0
     retry_base_delay: float = 0.5
     max_response_mb: int = 10  # a larger answer from GitHub or the backend is not read (memory stays bounded)
+    backend_max_body_kb: int = 100  # the backend's request body limit (NestJS's default): cursors fit under it
 
     @property
     def max_response_bytes(self) -> int:
         """``max_response_mb`` in bytes."""
         return self.max_response_mb * 1024 * 1024
+
+    @property
+    def backend_max_body_bytes(self) -> int:
+        """``backend_max_body_kb`` in bytes."""
+        return self.backend_max_body_kb * 1024
 
     @property
     def dead_letter_file(self) -> Path:

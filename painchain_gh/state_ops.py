@@ -37,7 +37,7 @@ def load_state(settings: Settings, backend: BackendClient | None) -> StateFile:
 def reset_state(settings: Settings, backend: BackendClient | None, *, repo: str | None) -> str:
     """Forget all cursors (or one repository's); returns what was done, in words."""
     if settings.state_kind == "backend":
-        return reset_backend_state(_backend_of(backend), repo=repo)
+        return reset_backend_state(_backend_of(backend), repo=repo, max_body=settings.backend_max_body_bytes)
     path = settings.state_file
     if repo is None:
         lock = FileLock(companion(path, ".lock"), timeout=settings.lock_timeout)
@@ -86,7 +86,7 @@ def import_state(settings: Settings, backend: BackendClient | None, text: str) -
     except (ValueError, ValidationError) as error:
         raise UsageError(f"not a painchain-gh state export: {str(error).splitlines()[0]}") from None
     if settings.state_kind == "backend":
-        import_backend_state(_backend_of(backend), imported)
+        import_backend_state(_backend_of(backend), imported, max_body=settings.backend_max_body_bytes)
         return len(imported.repos)
     store = FileStore(settings.state_file, lock_timeout=settings.lock_timeout).open()
     try:

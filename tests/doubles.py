@@ -277,3 +277,11 @@ def integration_row(*repos: str, identifier: str = "clx1", tenant: str | None = 
             "repositories": [{"owner": text.split("/")[0], "repo": text.split("/")[1]} for text in repos],
         },
     }
+
+
+def cursor_repos(cursor: Any) -> dict[str, Any]:
+    """The repositories' raw cursors of a backend ``config.cursor`` of any version (version 3 is packed)."""
+    from painchain_gh.store.backend_store import raw_entries
+
+    assert isinstance(cursor, dict), cursor
+    return raw_entries(cursor)

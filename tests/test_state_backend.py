@@ -26,6 +26,7 @@ from painchain_gh.store.backend_store import (
     reset_backend_state,
 )
 from painchain_gh.store.model import StateFile
+from tests.doubles import cursor_repos
 
 BASE = "http://backend.test/api"
 ONE = re.compile(r"^http://backend\.test/api/integrations/[^/]+$")
@@ -117,20 +118,20 @@ def test_an_id_with_capitals_gets_its_cursor_saved_and_never_touches_its_lower_c
 
     assert backend.put_paths == ["/api/integrations/GH-Prod"]
     saved = backend.cursor("GH-Prod")
-    assert saved["version"] == 2
-    assert set(saved["repos"]["acme/api"]["events"]["seen"]) == {"99"}
+    assert saved["version"] == 3
+    assert set(cursor_repos(saved)["acme/api"]["events"]["seen"]) == {"99"}
     assert backend.cursor("gh-prod") == cursor_with("1")
 
 
-def test_a_version_1_cursor_is_read_and_written_back_as_version_2(requests_mock: requests_mock.Mocker) -> None:
+def test_a_version_1_cursor_is_read_and_written_back_as_version_3(requests_mock: requests_mock.Mocker) -> None:
     rows = [row("clx1", cursor_with("1", "2", version=1))]
     backend = Rows(requests_mock, copy.deepcopy(rows))
     store = BackendStore(client(), valid(rows))
     assert set(store.get("T/clx1/acme/api").events.seen) == {"1", "2"}  # nothing re-sent after the upgrade
     store.record_event("T/clx1/acme/api", "3", 1_700_000_500)
     store.finish_integration("clx1", [])
-    assert backend.cursor("clx1")["version"] == 2
-    assert set(backend.cursor("clx1")["repos"]["acme/api"]["events"]["seen"]) == {"1", "2", "3"}
+    assert backend.cursor("clx1")["version"] == 3
+    assert set(cursor_repos(backend.cursor("clx1"))["acme/api"]["events"]["seen"]) == {"1", "2", "3"}
 
 
 @pytest.mark.parametrize(
@@ -232,7 +233,7 @@ def test_a_newer_cursor_written_meanwhile_is_not_written_over(requests_mock: req
     backend = Rows(requests_mock, copy.deepcopy(rows))
     store = BackendStore(client(), valid(rows))
     store.record_event("T/clx1/acme/api", "2", 1_700_000_500)
-    backend.rows["clx1"]["config"]["cursor"] = {"version": 3, "repos": {}}
+    backend.rows["clx1"]["config"]["cursor"] = {"version": 4, "repos": {}}
     with pytest.raises(StateError, match="newer format version"):
         store.finish_integration("clx1", [])
     assert backend.put_paths == []
@@ -246,8 +247,8 @@ def test_show_export_import_and_reset_keep_ids_as_given(requests_mock: requests_
 
     version_1_export = {"version": 1, "repos": {"t/abc/acme/api": cursor_with("7")["repos"]["acme/api"]}}
     import_backend_state(client(), StateFile.model_validate(version_1_export))
-    assert set(backend.cursor("abc")["repos"]["acme/api"]["events"]["seen"]) == {"7"}
-    assert set(backend.cursor("ABC")["repos"]["acme/api"]["events"]["seen"]) == {"7"}
+    assert set(cursor_repos(backend.cursor("abc"))["acme/api"]["events"]["seen"]) == {"7"}
+    assert set(cursor_repos(backend.cursor("ABC"))["acme/api"]["events"]["seen"]) == {"7"}
 
     assert reset_backend_state(client(), repo="Acme/API") == "cursors removed from 3 integration(s)"
     assert backend.cursor("broken") == "x"  # no traceback on a cursor that is not an object
@@ -296,7 +297,7 @@ def test_the_discovery_entry_is_kept_in_the_backend_cursor_and_a_pruned_reposito
     store.commit_repo("T/D1/*/*", RepoState(discovery=cache))
     store.forget("T/D1/acme/api")
     store.finish_integration("D1", [])
-    assert set(backend.cursor("D1")["repos"]) == {"*/*"}
+    assert set(cursor_repos(backend.cursor("D1"))) == {"*/*"}
     reread = BackendStore(client(), valid(list(backend.rows.values())))
     assert reread.get("T/D1/*/*").discovery == cache
     assert reread.get("T/D1/acme/api") == RepoState()

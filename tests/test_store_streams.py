@@ -12,9 +12,10 @@ from painchain_gh.cursor import ImagesCursor, RepoState
 from painchain_gh.metrics import build_registry
 from painchain_gh.output import log_summary, summary_fields
 from painchain_gh.results import SyncReport
-from painchain_gh.store.backend_store import DEPLOYMENTS_BOUND, IMAGES_BOUND, STATUSES_BOUND, compact, split_key
+from painchain_gh.store.backend_store import split_key
 from painchain_gh.store.base import ReadOnlyStore
 from painchain_gh.store.checks import CursorError, parse_repo_state
+from painchain_gh.store.cursor_codec import DEPLOYMENTS_BOUND, IMAGES_BOUND, STATUSES_BOUND, slim
 from painchain_gh.store.file_store import FileStore, read_state_file
 
 REPO_KEY = "tenant-a/clx1/acme/api"
@@ -59,13 +60,13 @@ def test_backend_keys_take_the_owner_wide_entry() -> None:
 
 
 def test_backend_cursor_keeps_deployments_and_images_within_bounds() -> None:
-    state = RepoState()
+    state = RepoState(last_polled_at=T0 + 1000)  # every entry is recent: only the bounds apply
     state.deployments.statuses = {str(n): T0 + n for n in range(STATUSES_BOUND + 10)}
     state.deployments.deployments = {str(n): (T0 + n, "x") for n in range(DEPLOYMENTS_BOUND + 5)}
     state.deployments.etag = 'W/"d"'
     state.images = ImagesCursor(versions={str(n): T0 + n for n in range(IMAGES_BOUND + 3)}, owner_kind="orgs")
 
-    kept = compact(state)
+    kept = slim(state)
 
     assert len(kept.deployments.statuses) == STATUSES_BOUND and "0" not in kept.deployments.statuses
     assert len(kept.deployments.deployments) == DEPLOYMENTS_BOUND
@@ -73,7 +74,7 @@ def test_backend_cursor_keeps_deployments_and_images_within_bounds() -> None:
     assert kept.deployments.etag == 'W/"d"'
     assert kept.images is not None and len(kept.images.versions) == IMAGES_BOUND
     assert kept.images.owner_kind == "orgs" and kept.images.floor == T0 + 2
-    assert compact(RepoState()).images is None
+    assert slim(RepoState()).images is None
 
 
 @pytest.mark.parametrize(

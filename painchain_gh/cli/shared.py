@@ -132,6 +132,7 @@ def build_settings(
     allow_api_host: list[str] | None = None,
     lock_timeout: str | None = None,
     max_response_mb: int | None = None,
+    backend_max_body_kb: int | None = None,
 ) -> Settings:
     """Settings from flags plus the environment (the only place that reads it); unset values keep
     the defaults of :class:`Settings`."""
@@ -157,14 +158,21 @@ def build_settings(
         "shard": parsed_shard,
         "lock_timeout": duration("--lock-timeout", lock_timeout),
         "max_response_mb": max_response_mb,
+        "backend_max_body_kb": backend_max_body_kb,
     }
     interval_text = os.environ.get("POLLING_INTERVAL", "").strip()
     retry_text = os.environ.get("PAINCHAIN_GH_RETRY_BASE_DELAY", "").strip()
+    body_text = os.environ.get("PAINCHAIN_GH_BACKEND_MAX_BODY_KB", "").strip()
     try:
         given["polling_interval"] = int(interval_text) if interval_text else None
         given["retry_base_delay"] = float(retry_text) if retry_text else None
+        if given["backend_max_body_kb"] is None and body_text:
+            given["backend_max_body_kb"] = int(body_text)
     except ValueError:
-        raise UsageError("POLLING_INTERVAL must be whole seconds; PAINCHAIN_GH_RETRY_BASE_DELAY seconds") from None
+        raise UsageError(
+            "POLLING_INTERVAL and PAINCHAIN_GH_BACKEND_MAX_BODY_KB must be whole numbers; "
+            "PAINCHAIN_GH_RETRY_BASE_DELAY seconds"
+        ) from None
     return Settings(**{name: value for name, value in given.items() if value is not None})
 
 

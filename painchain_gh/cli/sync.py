@@ -93,6 +93,16 @@ def sync(
             help="Largest answer read from GitHub or the backend, in MiB; a larger one fails that request.",
         ),
     ] = Settings.max_response_mb,
+    backend_max_body_kb: Annotated[
+        int,
+        typer.Option(
+            min=16,
+            max=1024 * 1024,
+            envvar="PAINCHAIN_GH_BACKEND_MAX_BODY_KB",
+            help="The backend's request body limit in KiB (NestJS's default is 100): --state backend keeps each"
+            " integration's config, cursor included, under it.",
+        ),
+    ] = Settings.backend_max_body_kb,
     metrics_file: Annotated[
         Path | None,
         typer.Option(envvar="PAINCHAIN_GH_METRICS_FILE", help="Write the run's metrics here (node-exporter textfile)."),
@@ -123,6 +133,7 @@ def sync(
             allow_api_host=allow_api_host,
             lock_timeout=lock_timeout,
             max_response_mb=max_response_mb,
+            backend_max_body_kb=backend_max_body_kb,
         )
         if settings.repos and not settings.dry_run and settings.integration_id is None:
             from painchain_gh.runner import ADHOC_NEEDS_INTEGRATION  # noqa: PLC0415

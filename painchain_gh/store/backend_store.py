@@ -6,12 +6,17 @@ the whole config, so every write is a read-modify-write done immediately before 
 (a token is only ever sent back in the same form it was just read): ``BackendClient.edit_integration``,
 which the integration status writer shares. Shards write their own
 repositories' entries and verify them after writing, retrying when another shard's write
-crossed theirs. Each repository's cursor is bounded (:data:`EVENTS_BOUND` event ids and
-:data:`RUNS_BOUND` runs, a few kilobytes at most).
+crossed theirs.
 
-``config.cursor`` is ``{"version": 2, "repos": {"owner/repo": ...}}`` (owner and repository in
-lower case; version 1 had the same shape and is read as is). Every cursor is untrusted: one
-integration's cursor that cannot be used (not an object, no ``repos`` object, an unknown or newer
+The backend refuses request bodies over 100 kB (``--backend-max-body-kb``), and the whole config is
+one body: ``config.cursor`` is written in version 3, the compact form of
+:mod:`painchain_gh.store.cursor_codec` (only what deduplication still needs, zlib and base64), within
+what the rest of the config leaves of that limit; when it would not fit, ETags are given up first
+(each costs one rate-limit unit when its stream is next read, and the run says how many), and a
+cursor that cannot fit without them is not written (a :class:`StateError` with its size and what to
+do). Versions 1 and 2 (``{"version": 2, "repos": {"owner/repo": ...}}``, owner and repository in
+lower case) are read as they are. Every cursor is untrusted: one
+integration's cursor that cannot be used (not an object, no readable data, an unknown or newer
 version) makes that integration's repositories fail with :class:`CursorUnusable` (exit 3, one
 line naming it) and is never written over; the other integrations go on. Starting over is left
 to the operator (``painchain-gh state reset --state backend``): it would re-send up to
@@ -32,33 +37,28 @@ from collections.abc import Iterable
 from typing import Any
 
 from painchain_gh.backend import BackendClient, path_segment
-from painchain_gh.cursor import (
-    DeploymentsCursor,
-    EventsCursor,
-    ImagesCursor,
-    RepoState,
-    RunsCursor,
-    mark_deployment,
-    mark_event,
-    mark_image,
-    mark_item,
-    mark_run,
-    mark_status,
-)
-from painchain_gh.errors import BackendError, StateError
+from painchain_gh.cursor import RepoState, mark_event, mark_item, mark_run
+from painchain_gh.errors import BackendError, BackendRejected, StateError
 from painchain_gh.jobs import state_key
 from painchain_gh.models import Integration
 from painchain_gh.store.checks import CursorError, checked_for_storage, checked_record, parse_repo_state
-from painchain_gh.store.model import OLDEST_VERSION, STATE_VERSION, StateFile
+from painchain_gh.store.cursor_codec import (
+    CURSOR_VERSION,
+    CursorFormatError,
+    CursorTooLarge,
+    Encoded,
+    decode,
+    encode,
+    size_of,
+    slim,
+)
+from painchain_gh.store.model import OLDEST_VERSION, StateFile
 
 log = logging.getLogger("painchain_gh")
 
-EVENTS_BOUND = 200
-RUNS_BOUND = 100
-DEPLOYMENTS_BOUND = 50
-STATUSES_BOUND = 200
-IMAGES_BOUND = 200
 WRITE_ATTEMPTS = 3
+DEFAULT_MAX_BODY_BYTES = 100 * 1024  # NestJS's default body limit ("100kb"), the real backend's
+BODY_MARGIN = 512  # bytes kept free in the PUT body (JSON separators, a config edited meanwhile)
 
 
 class CursorUnusable(BackendError):
@@ -74,43 +74,6 @@ def split_key(key: str) -> tuple[str, str]:
     return parts[1], f"{parts[2]}/{parts[3]}".lower()
 
 
-def compact(state: RepoState) -> RepoState:
-    """The same cursor within the backend bounds (oldest entries fold into the floor)."""
-    events = EventsCursor(floor=state.events.floor, etag=state.events.etag, etag_owner=state.events.etag_owner)
-    for event_id, created in sorted(state.events.seen.items(), key=lambda item: item[1]):
-        mark_event(events, event_id, created, window=EVENTS_BOUND)
-    runs = RunsCursor(floor=state.runs.floor, etag=state.runs.etag, etag_owner=state.runs.etag_owner)
-    for run_id, (created, run_state) in sorted(state.runs.runs.items(), key=lambda item: item[1][0]):
-        mark_run(runs, run_id, created, run_state, window=RUNS_BOUND)
-    return RepoState(
-        last_polled_at=state.last_polled_at,
-        poll_interval=state.poll_interval,
-        events=events,
-        runs=runs,
-        deployments=_compact_deployments(state.deployments),
-        images=_compact_images(state.images),
-        discovery=state.discovery,
-    )
-
-
-def _compact_deployments(cursor: DeploymentsCursor) -> DeploymentsCursor:
-    kept = DeploymentsCursor(floor=cursor.floor, etag=cursor.etag, etag_owner=cursor.etag_owner)
-    for key, created in sorted(cursor.statuses.items(), key=lambda item: item[1]):
-        mark_status(kept, key, created, window=STATUSES_BOUND)
-    for key, (created, updated) in sorted(cursor.deployments.items(), key=lambda item: item[1][0]):
-        mark_deployment(kept, key, created, updated, window=DEPLOYMENTS_BOUND)
-    return kept
-
-
-def _compact_images(cursor: ImagesCursor | None) -> ImagesCursor | None:
-    if cursor is None:
-        return None
-    kept = cursor.model_copy(update={"versions": {}}, deep=True)
-    for key, created in sorted(cursor.versions.items(), key=lambda item: item[1]):
-        mark_image(kept, key, created, window=IMAGES_BOUND)
-    return kept
-
-
 def cursor_problem(raw: object) -> str | None:
     """Why a whole ``config.cursor`` cannot be used, or None (absent counts as empty)."""
     if raw is None:
@@ -118,16 +81,26 @@ def cursor_problem(raw: object) -> str | None:
     if not isinstance(raw, dict):
         return "config.cursor is not an object"
     version = raw.get("version")
-    if isinstance(version, int) and not isinstance(version, bool) and version > STATE_VERSION:
+    if isinstance(version, int) and not isinstance(version, bool) and version > CURSOR_VERSION:
         return (
             f"config.cursor has format version {version}, newer than this painchain-gh understands "
-            f"({STATE_VERSION}); upgrade painchain-gh"
+            f"({CURSOR_VERSION}); upgrade painchain-gh"
         )
     if not isinstance(version, int) or isinstance(version, bool) or version < OLDEST_VERSION:
         return "config.cursor has no known format version"
-    if not isinstance(raw.get("repos"), dict):
+    if version < CURSOR_VERSION and not isinstance(raw.get("repos"), dict):
         return "config.cursor has no repos object"
     return None
+
+
+def raw_entries(raw: dict[str, Any]) -> dict[str, Any]:
+    """The repositories' raw cursors of a usable ``config.cursor`` (see :func:`cursor_problem`), any
+    version; raises :class:`~painchain_gh.store.cursor_codec.CursorFormatError` for version-3 data that
+    cannot be decoded."""
+    if raw.get("version") == CURSOR_VERSION:
+        return decode(raw)
+    repos: dict[str, Any] = raw["repos"]
+    return repos
 
 
 def parse_cursor(raw: object, *, label: str) -> dict[str, RepoState]:
@@ -142,8 +115,12 @@ def parse_cursor(raw: object, *, label: str) -> dict[str, RepoState]:
     if raw is None:
         return {}
     assert isinstance(raw, dict)
+    try:
+        entries = raw_entries(raw)
+    except CursorFormatError as error:
+        raise CursorUnusable(f"{label}: {error}; its repositories are skipped") from None
     parsed: dict[str, RepoState] = {}
-    for name, value in raw["repos"].items():
+    for name, value in entries.items():
         try:
             parsed[str(name).lower()] = parse_repo_state(value)
         except CursorError as error:
@@ -154,8 +131,11 @@ def parse_cursor(raw: object, *, label: str) -> dict[str, RepoState]:
 class BackendStore:
     """Cursors in ``config.cursor`` of each integration."""
 
-    def __init__(self, backend: BackendClient, integrations: Iterable[Integration]) -> None:
+    def __init__(
+        self, backend: BackendClient, integrations: Iterable[Integration], *, max_body: int = DEFAULT_MAX_BODY_BYTES
+    ) -> None:
         self._backend = backend
+        self._max_body = max_body
         integrations = list(integrations)
         self._labels = {integration.id: integration.label for integration in integrations}
         self._raw = {integration.id: integration.config.cursor for integration in integrations}
@@ -248,18 +228,28 @@ class BackendStore:
     def finish_integration(self, integration_id: str, keys: Iterable[str]) -> None:
         """Write the changed repositories' cursors of this integration (read-modify-write, verified)."""
         with self._mutex:
-            changed = {
-                repo: compact(self._cursor(integration_id)[repo]) for repo in self._dirty.pop(integration_id, ())
-            }
+            changed = {repo: self._cursor(integration_id)[repo] for repo in self._dirty.pop(integration_id, ())}
             removed = self._removed.pop(integration_id, set())
         if not changed and not removed:
             return
         label = self._labels.get(integration_id, f"integration {integration_id}")
         try:
-            write_cursor(self._backend, integration_id, changed, label=label, removed=removed)
+            written = write_cursor(
+                self._backend, integration_id, changed, label=label, removed=removed, max_body=self._max_body
+            )
         except (BackendError, StateError) as error:
             message = f"{label}: cursor not saved in the backend ({error}); the next run may re-send this run's events"
             raise StateError(message) from None
+        if written.dropped_etags:
+            log.warning(
+                "%s: its cursor (%s) fits the backend's %s body limit only without %d ETags; those streams cost "
+                "a rate-limit unit each time they are read (split the integration, or use --state file)",
+                label,
+                _kb(written.size),
+                _kb(self._max_body),
+                written.dropped_etags,
+                extra={"fields": {"event": "cursor_size", "integration": integration_id, "bytes": written.size}},
+            )
 
     def close(self) -> None:
         """Nothing left: every integration was written in finish_integration."""
@@ -272,41 +262,81 @@ def write_cursor(
     *,
     label: str,
     removed: Iterable[str] = (),
-) -> None:
-    """Merge ``changed`` into ``config.cursor`` of a freshly read integration (dropping ``removed``), PUT it,
-    and verify.
+    max_body: int = DEFAULT_MAX_BODY_BYTES,
+) -> Encoded:
+    """Merge ``changed`` into ``config.cursor`` of a freshly read integration (dropping ``removed``), PUT it
+    in the compact form within ``max_body`` bytes of request body, and verify; returns what was written.
 
-    A cursor written meanwhile by a newer painchain-gh is never replaced.
+    A cursor written meanwhile by a newer painchain-gh is never replaced. Raises :class:`StateError`
+    when the cursor cannot fit the body limit, or the backend refuses its size anyway (413).
     """
-    wanted = {repo: state.model_dump(mode="json") for repo, state in changed.items()}
+    wanted = {repo: slim(state) for repo, state in changed.items()}
     gone = set(removed) - set(wanted)
+    written: list[Encoded] = []
 
     def merge(fresh: dict[str, Any]) -> dict[str, Any]:
         config: dict[str, Any] = fresh["config"]
-        cursor = config.get("cursor")
-        version = cursor.get("version") if isinstance(cursor, dict) else None
-        if isinstance(version, int) and version > STATE_VERSION:
+        raw = config.get("cursor")
+        version = raw.get("version") if isinstance(raw, dict) else None
+        if isinstance(version, int) and not isinstance(version, bool) and version > CURSOR_VERSION:
             raise StateError(f"{label}: config.cursor has a newer format version ({version}); not written over")
-        repos = cursor.get("repos") if isinstance(cursor, dict) else None
-        repos = repos if isinstance(repos, dict) else {}
-        kept = {repo: value for repo, value in repos.items() if repo not in gone}
-        config["cursor"] = {"version": STATE_VERSION, "repos": {**kept, **wanted}}
+        existing = _readable_states(raw, label=label)
+        merged = {repo: slim(state) for repo, state in existing.items() if repo not in gone}
+        merged.update(wanted)
+        rest = size_of({"config": {key: value for key, value in config.items() if key != "cursor"}})
+        budget = max_body - rest - BODY_MARGIN - len(',"cursor":')
+        try:
+            encoded = encode(merged, budget=budget)
+        except CursorTooLarge as error:
+            raise StateError(
+                f"{label}: its cursor needs {_kb(error.size)} even without ETags, more than the {_kb(budget)} "
+                f"that the backend's {_kb(max_body)} body limit leaves beside its config "
+                f"({len(merged)} repositories); split the integration, or keep cursors in a state file (--state file)"
+            ) from None
+        written.append(encoded)
+        config["cursor"] = encoded.cursor
         return {"config": config}
 
     for _ in range(WRITE_ATTEMPTS):
-        if backend.edit_integration(integration_id, merge) is None:
+        try:
+            edited = backend.edit_integration(integration_id, merge)
+        except BackendRejected as error:
+            if error.status != 413:
+                raise
+            size = _kb(written[-1].size) if written else "its"
+            raise StateError(
+                f"{label}: the backend refused the cursor ({size}) as too large (413): its body limit is lower "
+                f"than --backend-max-body-kb {max_body // 1024}; set that to the backend's limit"
+            ) from None
+        if edited is None:
             raise StateError(f"{label} is gone from the backend")
+        ours = decode(written[-1].cursor)
         check = backend.get_integration(integration_id) or {}
         stored_config = check.get("config")
         stored = stored_config.get("cursor") if isinstance(stored_config, dict) else None
-        stored_repos = stored.get("repos") if isinstance(stored, dict) else None
+        try:
+            stored_repos = raw_entries(stored) if isinstance(stored, dict) and not cursor_problem(stored) else None
+        except CursorFormatError:
+            stored_repos = None
         if (
             isinstance(stored_repos, dict)
-            and all(stored_repos.get(repo) == value for repo, value in wanted.items())
+            and all(stored_repos.get(repo) == ours.get(repo) for repo in wanted)
             and not gone & stored_repos.keys()
         ):
-            return
+            return written[-1]
     raise StateError(f"{label}: another writer kept replacing config.cursor")
+
+
+def _readable_states(raw: object, *, label: str) -> dict[str, RepoState]:
+    """The readable repository cursors of a ``config.cursor`` as just read (none when it is unusable)."""
+    try:
+        return parse_cursor(raw, label=label)
+    except CursorUnusable:
+        return {}
+
+
+def _kb(size: int) -> str:
+    return f"{size / 1024:.1f} kB"
 
 
 def load_backend_state(backend: BackendClient) -> StateFile:
@@ -328,7 +358,7 @@ def load_backend_state(backend: BackendClient) -> StateFile:
     return state
 
 
-def import_backend_state(backend: BackendClient, state: StateFile) -> None:
+def import_backend_state(backend: BackendClient, state: StateFile, *, max_body: int = DEFAULT_MAX_BODY_BYTES) -> None:
     """Write an exported state's cursors into their integrations.
 
     Entries of a version-1 export (ids in lower case) go to every integration of the same
@@ -350,31 +380,27 @@ def import_backend_state(backend: BackendClient, state: StateFile) -> None:
                 if same_tenant and integration.id.lower() == lower_id.lower():
                     grouped.setdefault(integration.id, {}).setdefault(repo, value)
     for integration_id, repos in grouped.items():
-        write_cursor(
-            backend,
-            integration_id,
-            {repo: compact(v) for repo, v in repos.items()},
-            label=f"integration {integration_id}",
-        )
+        write_cursor(backend, integration_id, repos, label=f"integration {integration_id}", max_body=max_body)
 
 
-def reset_backend_state(backend: BackendClient, *, repo: str | None) -> str:
+def reset_backend_state(backend: BackendClient, *, repo: str | None, max_body: int = DEFAULT_MAX_BODY_BYTES) -> str:
     """Remove cursors (all, or one repository's) from every GitHub integration."""
     from painchain_gh.models import select_integrations  # noqa: PLC0415
 
-    def remove(fresh: dict[str, Any]) -> dict[str, Any] | None:
+    def remove_all(fresh: dict[str, Any]) -> dict[str, Any] | None:
         config: dict[str, Any] = fresh["config"]
         if "cursor" not in config:
             return None
-        if repo is None:
-            del config["cursor"]
-        else:
-            cursor = config["cursor"]
-            repos = cursor.get("repos") if isinstance(cursor, dict) else None
-            if not isinstance(repos, dict) or repos.pop(repo.lower(), None) is None:
-                return None
+        del config["cursor"]
         return {"config": config}
 
-    integrations = select_integrations(backend.list_integrations()).valid
-    touched = sum(backend.edit_integration(integration.id, remove) is not None for integration in integrations)
+    touched = 0
+    for integration in select_integrations(backend.list_integrations()).valid:
+        if repo is None:
+            touched += backend.edit_integration(integration.id, remove_all) is not None
+        elif repo.lower() in _readable_states(integration.config.cursor, label=integration.label):
+            write_cursor(
+                backend, integration.id, {}, label=integration.label, removed=[repo.lower()], max_body=max_body
+            )
+            touched += 1
     return f"cursors removed from {touched} integration(s)"

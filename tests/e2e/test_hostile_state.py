@@ -17,6 +17,7 @@ import pytest
 from pydantic import SecretStr
 
 from painchain_gh.github import token_fingerprint
+from tests.doubles import cursor_repos
 from tests.e2e.conftest import Connector
 from tests.e2e.faults_support import add_integration, error_lines, seed_issues, state_json
 from tests.fakes import FakeGitHub
@@ -88,8 +89,9 @@ def test_backend_cursor_of_an_id_with_capitals_is_saved_and_its_twin_untouched(c
     assert second.returncode == 0, second.stderr
     assert connector.backend.event_posts == posts  # before: every run re-sent everything, exit 0
     cursor = connector.backend.integration("GH-Prod")["config"]["cursor"]  # type: ignore[index]
-    assert cursor["version"] == 2 and set(cursor["repos"]) == {"acme/api-gateway"}
-    assert connector.backend.integration("gh-prod")["config"]["cursor"]["repos"].keys() == {"acme/billing"}  # type: ignore[index]
+    assert cursor["version"] == 3 and set(cursor_repos(cursor)) == {"acme/api-gateway"}
+    twin_written = connector.backend.integration("gh-prod")["config"]["cursor"]  # type: ignore[index]
+    assert cursor_repos(twin_written).keys() == {"acme/billing"}
 
 
 @pytest.mark.parametrize(
@@ -97,10 +99,12 @@ def test_backend_cursor_of_an_id_with_capitals_is_saved_and_its_twin_untouched(c
     [
         (
             {"version": 99, "repos": {}},
-            "config.cursor has format version 99, newer than this painchain-gh understands (2); upgrade painchain-gh",
+            "config.cursor has format version 99, newer than this painchain-gh understands (3); upgrade painchain-gh",
         ),
         ("not a cursor", "config.cursor is not an object"),
         ({"version": 2, "repos": []}, "config.cursor has no repos object"),
+        ({"version": 3, "encoding": "zlib+base64", "data": "bm90IHpsaWI="}, "config.cursor data is not readable"),
+        ({"version": 3, "encoding": "gzip", "data": ""}, "config.cursor version 3 has no data in a known encoding"),
     ],
 )
 def test_one_unusable_backend_cursor_skips_that_integration_alone(

@@ -8,6 +8,7 @@ delivered exactly once, and that the run ends with its documented exit code, wit
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.doubles import cursor_repos
 from tests.e2e.conftest import Connector, Run
 from tests.e2e.faults_support import seed_issues
 from tests.fakes.github import utc_iso
@@ -119,7 +121,7 @@ def test_a_tenants_token_is_never_a_pattern_that_rewrites_other_tenants_output_o
     assert "***" not in first.stderr  # no word of anybody's line was taken for a secret
     assert any("failed" in record["message"] for record in first.log)
     assert sorted(backend.external_ids()) == sorted(victims[1:])
-    assert backend.integration("victim")["config"]["cursor"]["repos"]  # type: ignore[index]
+    assert cursor_repos(backend.integration("victim")["config"]["cursor"])  # type: ignore[index]
     letters = (connector.state_dir / "state.json.deadletter.jsonl").read_text()
     assert '"connector":"github"' in letters and "https://github.com/" in letters
 
@@ -200,3 +202,35 @@ def test_huge_or_weak_app_keys_fail_their_own_integration_at_once(connector: Con
     assert len(refused) == 3, refused
     assert sum("too long for a GitHub App key" in message for message in refused) == 2
     assert sum("1024-bit RSA key; painchain-gh accepts 2048 to 4096 bits" in message for message in refused) == 1
+
+
+def test_a_thousand_repository_installation_keeps_its_backend_cursor_under_100_kb(
+    connector: Connector, key: rsa.RSAPrivateKey
+) -> None:
+    """The real backend refuses bodies over 100 kB (413): a version-2 cursor of an App installation of
+    150 repositories no longer fit, every run exited 6 and re-sent every event. The fake backend here
+    refuses bodies over 100 kB the same way."""
+    github, backend = connector.github, connector.backend
+    github.apps.add_app(APP_ID, key.public_key())
+    names = [f"service-{number:04d}" for number in range(1000)]
+    for name in names:
+        github.apps.add_listed_repo("acme", name)
+    github.apps.add_installation(APP_ID, "acme")
+    expected = [external_id for name in names[::10] for external_id in seed_issues(github, f"acme/{name}", count=1)]
+    for name in names:  # every timeline different (so is every ETag), as on GitHub; older than the lookback
+        seed_issues(github, f"acme/{name}", count=1, start=time.time() - 3 * 86400)
+    add_app_integration(connector, id="big", tenant="tenant-a", private_key=pem(key))
+    github.poll_interval = 0
+
+    first = connector.run("sync", "--state", "backend", "--concurrency", "32", "--max-runtime", "120s", timeout=180)
+    second = connector.run("sync", "--state", "backend", "--concurrency", "32", "--max-runtime", "120s", timeout=180)
+
+    for run in (first, second):
+        assert_no_traceback(run)
+        assert run.returncode == 0, run.stderr[-3000:]
+    assert sorted(backend.external_ids()) == sorted(expected)  # each once: the second run re-sent nothing
+    assert second.summary()["forwarded"] == 0
+    cursor = backend.integration("big")["config"]["cursor"]  # type: ignore[index]
+    assert len(cursor_repos(cursor)) == 1001  # every repository, and the discovery entry
+    biggest_put = max(len(json.dumps(body)) for _, body in backend.puts if "config" in body)
+    assert biggest_put <= 100 * 1024
