@@ -10,7 +10,9 @@ activity, and the state directory is kept aside; every steady-state run below st
 of it, so each one does the same work (the active repositories' new events, 304s for the rest).
 
 1. ``--runs`` whole-process runs (spawn to reap), against the latency floor
-   ``GitHub requests * latency / requests in flight``;
+   ``GitHub requests * latency / peak in flight``, where the peak is the most requests the fake
+   GitHub saw in flight at once (``--concurrency`` is a cap, not what runs); with the run's
+   secondary-limit points and the requests past GitHub's secondary limits (counted, not enforced);
 2. one run under :mod:`benchmarks.phase_probe` (timers around the phases, in-process);
 3. one run under ``python -X importtime`` (the heaviest imports);
 4. ``python -c pass`` (best of 5): the interpreter alone.
@@ -33,7 +35,7 @@ from typing import Any
 
 from benchmarks.connectors import STEADY, Environment, OurSettings, run_baseline
 from benchmarks.measure import Measured, best_wall, child_env, run_measured
-from benchmarks.metrics import TrafficMeter
+from benchmarks.metrics import RunMetrics, TrafficMeter
 from benchmarks.run import DEFAULT_PER_TOKEN_CONCURRENCY, _int_list, log
 from benchmarks.scenario import Scenario, fakes, make_active
 from tests.e2e.command import painchain_gh_command
@@ -103,8 +105,8 @@ def measure(args: argparse.Namespace, repos: int) -> dict[str, Any]:
     )
     per_token = min(args.concurrency, DEFAULT_PER_TOKEN_CONCURRENCY)
     settings = OurSettings(concurrency=args.concurrency, per_token_concurrency=per_token)
-    in_flight = min(args.concurrency, scenario.tokens * per_token)
-    result: dict[str, Any] = {"repos": repos, "integrations": scenario.integrations, "in_flight": in_flight}
+    configured = min(args.concurrency, scenario.tokens * per_token)
+    result: dict[str, Any] = {"repos": repos, "integrations": scenario.integrations, "configured": configured}
     with (
         tempfile.TemporaryDirectory(prefix="painchain-fixed-") as scratch,
         fakes(scenario, latency=args.latency, backend_latency=0.0) as (gh, be),
@@ -122,16 +124,18 @@ def measure(args: argparse.Namespace, repos: int) -> dict[str, Any]:
         shutil.copytree(live, primed)
         meter = TrafficMeter(gh, be, scenario)
 
-        def steady(run: Any) -> tuple[Measured, int]:
+        def steady(run: Any) -> tuple[Measured, RunMetrics]:
             shutil.rmtree(live)
             shutil.copytree(primed, live)
             meter.start()
             measured = run()
-            return measured, meter.stop([measured]).github_requests
+            return measured, meter.stop([measured])
 
-        walls, logged, slowest = [], [], []
+        walls, logged, slowest, peaks = [], [], [], []
         for number in range(args.runs):
-            measured, requests = steady(lambda: run_measured(command, env=env, timeout=TIMEOUT))
+            measured, metrics = steady(lambda: run_measured(command, env=env, timeout=TIMEOUT))
+            requests = metrics.github_requests
+            peaks.append(metrics.peak_in_flight)
             if measured.returncode:
                 raise RuntimeError(f"steady-state sync failed: {measured.stderr[-500:]}")
             walls.append(measured.wall)
@@ -140,9 +144,14 @@ def measure(args: argparse.Namespace, repos: int) -> dict[str, Any]:
             )
             logged.append(float(summary.get("duration_ms") or 0) / 1000)
             slowest.append(slowest_repository(measured.json_lines()))
-            log(f"  steady state {number + 1}: {measured.wall:.2f} s, {requests:,} requests")
+            log(
+                f"  steady state {number + 1}: {measured.wall:.2f} s, {requests:,} requests, "
+                f"{metrics.peak_in_flight} in flight at most"
+            )
             result.update(
                 requests=requests,
+                points=metrics.points,
+                secondary=metrics.secondary,
                 cpu=measured.cpu,
                 system=measured.system,
                 rss=measured.peak_rss_mb,
@@ -152,7 +161,8 @@ def measure(args: argparse.Namespace, repos: int) -> dict[str, Any]:
         result["wall"] = statistics.median(walls)
         result["logged"] = statistics.median(logged)
         result["slowest"] = statistics.median(slowest)
-        result["floor"] = result["requests"] * args.latency / in_flight
+        result["in_flight"] = max(peaks)
+        result["floor"] = result["requests"] * args.latency / max(1, result["in_flight"])
         if not args.no_probe:
             result["probe"] = _probe(args, command, env, steady, Path(scratch))
             result["imports"] = _importtime(command, env, steady)
@@ -213,14 +223,20 @@ def render(args: argparse.Namespace, results: list[dict[str, Any]], interpreter:
         f"- `python -c pass`: {interpreter.wall * 1000:.0f} ms; `painchain-gh --version`: {version.wall * 1000:.0f} ms"
         " (best of 5)",
         "",
-        "| repos | integrations | requests | in flight | latency floor (s) | wall, whole process (s) | "
+        "peak in flight = the most GitHub requests the fake saw at once over the runs; latency floor = requests "
+        f"{TIMES} latency ÷ peak in flight; points and secondary limits passed: GitHub's secondary limits "
+        "(900 points a minute, 100 in flight, per token), counted, not enforced.",
+        "",
+        "| repos | integrations | requests | points | secondary limits passed | peak in flight (configured cap) | "
+        "latency floor (s) | wall, whole process (s) | "
         "wall ÷ floor (goal ≤ 2) | baseline wall (s) | baseline ÷ wall (goal ≥ 25) | sync as logged (s) | "
         "slowest repository (s) | CPU (s), of it system | peak RSS (MB) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
-            f"| {r['repos']:,} | {r['integrations']} | {r['requests']:,} | {r['in_flight']} | {r['floor']:.2f} | "
+            f"| {r['repos']:,} | {r['integrations']} | {r['requests']:,} | {r['points']:,} | {r['secondary']:,} | "
+            f"{r['in_flight']} ({r['configured']}) | {r['floor']:.2f} | "
             f"{r['wall']:.2f} ({', '.join(f'{w:.2f}' for w in r['walls'])}) | {r['wall'] / r['floor']:.1f}{TIMES} | "
             f"{'≈' if r['baseline_scaled'] else ''}{r['baseline']:.1f} | "
             f"{'≈' if r['baseline_scaled'] else ''}{r['baseline'] / r['wall']:.1f}{TIMES} | "

@@ -28,6 +28,7 @@ from benchmarks.connectors import OurSettings
 from benchmarks.measure import Measured, child_env, run_measured
 from benchmarks.run import DEFAULT_PER_TOKEN_CONCURRENCY, log
 from benchmarks.scenario import Scenario, fakes, make_active
+from tests.fakes.limits import UsageReport
 
 RESULTS = Path(__file__).with_name("results")
 TIMEOUT = 3600.0
@@ -85,9 +86,11 @@ def main(argv: list[str] | None = None) -> int:
 
         log(f"{args.repos:,} repositories, {args.phase} sync, untraced")
         posts_before = be.event_posts
+        gh.secondary_usage.forget()
         plain = _check(run_measured(command, env=env, timeout=TIMEOUT))
         posts = be.event_posts - posts_before
         requests = len(gh.requests)
+        usage = gh.secondary_usage.report()
         gh.requests.clear()
         be.requests.clear()
         traced: dict[str, Any] | None = None
@@ -104,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             traced = json.loads(output.read_text(encoding="utf-8"))
             traced["wall"] = run.wall
             traced["rss"] = run.peak_rss_mb
-    text = render(args, plain, posts, requests, traced)
+    text = render(args, plain, posts, requests, traced, usage)
     print(text)
     path = args.output or RESULTS / f"memory-{args.repos}-{args.phase}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -118,7 +121,14 @@ def _check(run: Measured) -> Measured:
     return run
 
 
-def render(args: argparse.Namespace, plain: Measured, posts: int, requests: int, traced: dict[str, Any] | None) -> str:
+def render(
+    args: argparse.Namespace,
+    plain: Measured,
+    posts: int,
+    requests: int,
+    traced: dict[str, Any] | None,
+    usage: UsageReport,
+) -> str:
     """The report."""
     verdict = "yes" if plain.peak_rss_mb <= TARGET_MB else "**no**"
     lines = [
@@ -129,7 +139,10 @@ def render(args: argparse.Namespace, plain: Measured, posts: int, requests: int,
         + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         + f", load average {os.getloadavg()[0]:.1f}",
         f"- untraced: wall {plain.wall:.1f} s, CPU {plain.cpu:.1f} s, **peak RSS {plain.peak_rss_mb:.0f} MB** "
-        f"(goal ≤ {TARGET_MB:.0f} MB: {verdict}), {requests:,} GitHub requests, {posts:,} POSTs",
+        f"(goal ≤ {TARGET_MB:.0f} MB: {verdict}), {requests:,} GitHub requests, {posts:,} POSTs; "
+        f"{usage.points:,} secondary-limit points, {usage.total_violations:,} requests past GitHub's secondary "
+        f"limits (counted, not enforced), {usage.peak_in_flight} GitHub requests in flight at most "
+        "(the measured run only)",
     ]
     if traced:
         lines += [

@@ -2,7 +2,9 @@
 
 GitHub requests are counted from ``FakeGitHub.requests`` (the status each one was answered
 with), rate-limit units from the tokens' ``spent`` counters, backend POSTs from
-``FakeBackend.event_posts``. The logs are cleared before each run, so each run is counted alone.
+``FakeBackend.event_posts``, secondary-limit points, violations and requests in flight from
+``FakeGitHub.secondary_usage``. The logs and counters are cleared before each run, so each run
+is counted alone.
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ class RunMetrics:
     extrapolated_from: int | None = None  # the sample size, when scaled up linearly
     note: str = ""
     records: int | None = None  # records written to stdout (peers, which do not POST)
+    points: int = 0  # GitHub's secondary-limit points sent (a GET 1, a POST 5)
+    secondary: int = 0  # requests past GitHub's secondary limits (refused only where the fake enforces them)
+    peak_in_flight: int = 0  # the most GitHub requests in flight at once (all processes, all tokens)
+    peak_points: int = 0  # the most points one token sent within one secondary-limit window
 
     @property
     def units_per_quiet_repo(self) -> float:
@@ -78,6 +84,8 @@ class RunMetrics:
             quiet_repos=round(self.quiet_repos * factor),
             harness_cpu=self.harness_cpu * factor,
             records=None if self.records is None else round(self.records * factor),
+            points=round(self.points * factor),
+            secondary=round(self.secondary * factor),
             extrapolated_from=self.repos,
         )
 
@@ -98,6 +106,7 @@ class TrafficMeter:
         """Forget earlier requests and remember the counters."""
         self.github.requests.clear()
         self.backend.requests.clear()
+        self.github.secondary_usage.forget()  # runs here follow each other faster than any real schedule
         self._units = self._spent()
         self._posts = self.backend.event_posts
         self._rows = len(self.backend.events)
@@ -115,6 +124,7 @@ class TrafficMeter:
         posts = [r for r in self.backend.requests if r.method == "POST" and r.path.rstrip("/") == "/api/events"]
         units = self._spent() - self._units
         quiet_units = sum(1 for request in github if request.status not in NO_UNIT and self._is_quiet(request))
+        usage = self.github.secondary_usage.report()
         metrics = RunMetrics(
             repos=self.scenario.repos,
             wall=max(run.wall for run in runs),
@@ -132,6 +142,10 @@ class TrafficMeter:
             quiet_repos=self.scenario.quiet,
             harness_cpu=harness_cpu,
             returncode=max(run.returncode for run in runs),
+            points=usage.points,
+            secondary=usage.total_violations,
+            peak_in_flight=usage.peak_in_flight,
+            peak_points=usage.peak_points,
         )
         self.github.requests.clear()
         self.backend.requests.clear()

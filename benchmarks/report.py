@@ -118,8 +118,13 @@ class Row(NamedTuple):
     phase: str
     label: str
     metrics: RunMetrics
-    parallel: int  # requests in flight at most
+    parallel: int  # requests in flight at most, as configured
     processes: int
+
+    @property
+    def in_flight(self) -> int:
+        """The most GitHub requests the fake saw in flight at once (the configured cap if not measured)."""
+        return self.metrics.peak_in_flight or self.parallel
 
 
 def _rows(comparison: Comparison) -> Iterable[Row]:
@@ -132,10 +137,11 @@ def _rows(comparison: Comparison) -> Iterable[Row]:
 
 
 def _floor(context: Context, row: Row) -> float:
-    """Time the fakes' latency alone imposes: requests times latency, divided by requests in flight."""
+    """Time the fakes' latency alone imposes: requests times latency, divided by the requests
+    actually in flight at the peak (the fake's count, not the configured concurrency)."""
     metrics = row.metrics
     waiting = metrics.github_requests * context.latency + metrics.posts * context.backend_latency
-    return waiting / row.parallel
+    return waiting / row.in_flight
 
 
 def _bound(context: Context, row: Row) -> str:
@@ -155,10 +161,13 @@ def _side_by_side(context: Context, comparisons: list[Comparison]) -> str:
         "wall (s)",
         "latency floor (s)",
         "bound",
+        "peak in flight",
         "GitHub requests",
         "200",
         "304",
         "rate-limit units",
+        "points",
+        "secondary limits passed",
         "backend POSTs",
         "rows added",
         "CPU (s)",
@@ -179,10 +188,13 @@ def _side_by_side(context: Context, comparisons: list[Comparison]) -> str:
                     _secs(m.wall, approx),
                     _secs(_floor(context, row), approx),
                     _bound(context, row),
+                    f"{row.in_flight:,}",
                     _int(m.github_requests, approx),
                     _int(m.github_200, approx),
                     _int(m.github_304, approx),
                     _int(m.units, approx),
+                    _int(m.points, approx),
+                    _int(m.secondary, approx),
                     _int(m.posts, approx),
                     _int(m.rows_added, approx),
                     _secs(m.cpu, approx),
@@ -199,8 +211,12 @@ def _footnotes(context: Context) -> str:
         f"{context.baseline_sample:,} repositories (same share of active ones); it is sequential, so time and "
         "counts scale with the number of repositories. Its peak RSS is the sample's.  \n"
         f"latency floor = (GitHub requests {TIMES} GitHub latency + POSTs {TIMES} backend latency) "
-        "÷ requests in flight "
-        f"(painchain-gh: shards {TIMES} min(concurrency, tokens {TIMES} per-token concurrency); baseline: 1).  \n"
+        "÷ peak in flight, the most GitHub requests the fake saw at once (all shards and tokens together; "
+        "the baseline's is 1): the configured concurrency is a cap, not what runs.  \n"
+        "points = GitHub's secondary-limit points (a GET, 304 included, 1; a POST 5); secondary limits passed = "
+        "requests beyond GitHub's secondary limits (more than 100 in flight, or past 900 points a minute, per "
+        "token), counted, not enforced, here: GitHub would have answered each with 403 and `Retry-After` "
+        "(`python -m benchmarks.limits` enforces them).  \n"
         f"bound = latency when the latency floor is at least {BOUND_SHARE:.0%} of the wall time, CPU when the "
         "connector's CPU time per process is (a Python process runs its threads on one core at a time), else mixed. "
         "With shards, wall time is the slowest shard's, CPU the sum, peak RSS the largest shard's.  \n"
@@ -347,10 +363,13 @@ def _peers(context: Context, comparisons: list[Comparison]) -> str:
         "phase",
         "connector",
         "wall (s)",
+        "peak in flight",
         "GitHub requests",
         "200",
         "304",
         "rate-limit units",
+        "points",
+        "secondary limits passed",
         "records emitted / backend POSTs",
         "CPU (s)",
         "peak RSS (MB)",
@@ -370,10 +389,13 @@ def _peers(context: Context, comparisons: list[Comparison]) -> str:
                         phase,
                         label + (" ⚠ " + m.note if m.note else ""),
                         _secs(m.wall, approx),
+                        f"{m.peak_in_flight:,}",
                         _int(m.github_requests, approx),
                         _int(m.github_200, approx),
                         _int(m.github_304, approx),
                         _int(m.units, approx),
+                        _int(m.points, approx),
+                        _int(m.secondary, approx),
                         output,
                         _secs(m.cpu, approx),
                         rss,
@@ -395,6 +417,9 @@ def _fixed_cost(context: Context, comparisons: list[Comparison]) -> str:
         "phase",
         "painchain-gh",
         "wall (s)",
+        "peak in flight",
+        "points",
+        "secondary limits passed",
         "latency floor (s)",
         f"wall ÷ floor (goal ≤ {TARGET_FLOOR_RATIO:.0f}{TIMES})",
         "baseline wall (s)",
@@ -418,6 +443,9 @@ def _fixed_cost(context: Context, comparisons: list[Comparison]) -> str:
                         phase,
                         row.label,
                         _secs(row.metrics.wall),
+                        f"{row.in_flight:,}",
+                        f"{row.metrics.points:,}",
+                        f"{row.metrics.secondary:,}",
                         _secs(floor),
                         f"{ratio:.1f}{TIMES} " + _verdict(ratio <= TARGET_FLOOR_RATIO),
                         _secs(base.wall, approx),
@@ -425,7 +453,7 @@ def _fixed_cost(context: Context, comparisons: list[Comparison]) -> str:
                     ]
                 )
     note = (
-        f"\n\nlatency floor = GitHub requests {TIMES} round trip ÷ requests in flight (plus backend POSTs "
+        f"\n\nlatency floor = GitHub requests {TIMES} round trip ÷ peak in flight (plus backend POSTs "
         f"{TIMES} backend latency); the wall time is the whole process, from spawn to exit."
     )
     return _table(head, rows) + note

@@ -3,5 +3,6 @@
 from ._server import RecordedRequest
 from .backend import FakeBackend, StoredEvent
 from .github import FakeGitHub, RepoData, TokenSpec
+from .limits import SecondaryLimits
 
-__all__ = ["FakeBackend", "FakeGitHub", "RecordedRequest", "RepoData", "StoredEvent", "TokenSpec"]
+__all__ = ["FakeBackend", "FakeGitHub", "RecordedRequest", "RepoData", "SecondaryLimits", "StoredEvent", "TokenSpec"]

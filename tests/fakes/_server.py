@@ -1,8 +1,10 @@
 """Shared base of the fake HTTP servers: lifecycle, request log, latency, faults and holds.
 
-A subclass implements :meth:`FakeServer.handle`; everything else (threading, keep-alive,
-recording, fault injection) lives here. Handlers run on daemon threads; shared state is
-guarded by ``self._lock`` (an ``RLock``, so subclasses may call their own locked helpers).
+A subclass implements :meth:`FakeServer.handle`, and may admit or refuse each request as it
+arrives (:meth:`FakeServer.arrive`, :meth:`FakeServer.depart`: requests in flight, rate limits);
+everything else (threading, keep-alive, recording, fault injection) lives here. Handlers run on
+daemon threads; shared state is guarded by ``self._lock`` (an ``RLock``, so subclasses may call
+their own locked helpers).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class RecordedRequest:
     headers: dict[str, str]
     body: bytes
     status: int = 0
+    caller: str = ""  # who sent it, as the server told callers apart (FakeGitHub: the rate-limit identity)
 
     def json(self) -> Any:
         """The body decoded as JSON."""
@@ -276,6 +279,14 @@ class FakeServer:
         """Headers added to injected fault answers (before the ones given to fail_next)."""
         return {}
 
+    def arrive(self, req: RecordedRequest) -> Response | None:
+        """Called as a request arrives, before latency and holds: an answer that replaces the
+        normal one (after the same latency and holds), or None. Paired with one :meth:`depart`."""
+        return None
+
+    def depart(self, req: RecordedRequest) -> None:
+        """Called once the answer to ``req`` is ready (or the request was dropped)."""
+
     # -- internals -----------------------------------------------------------------------------
 
     def _track(self, conn: socket.socket, *, add: bool) -> None:
@@ -286,26 +297,30 @@ class FakeServer:
                 self._conns.discard(conn)
 
     def _serve(self, req: RecordedRequest) -> Response:
-        with self._lock:
-            self.requests.append(req)
-            hold = next((h for h in self._holds if h.matches(req)), None)
-            if hold is not None:
-                hold.seen += 1
-                if hold.seen <= hold.after:
-                    hold = None
-                else:
-                    self._held += 1
-        if self.latency > 0:
-            self._stopping.wait(self.latency)
-        if hold is not None:
-            hold.released.wait()
+        refusal = self.arrive(req)
+        try:
             with self._lock:
-                self._held -= 1
-        if self._stopping.is_set():
-            return Response(0)
-        resp = self._answer(req)
-        req.status = resp.status
-        return resp
+                self.requests.append(req)
+                hold = next((h for h in self._holds if h.matches(req)), None)
+                if hold is not None:
+                    hold.seen += 1
+                    if hold.seen <= hold.after:
+                        hold = None
+                    else:
+                        self._held += 1
+            if self.latency > 0:
+                self._stopping.wait(self.latency)
+            if hold is not None:
+                hold.released.wait()
+                with self._lock:
+                    self._held -= 1
+            if self._stopping.is_set():
+                return Response(0)
+            resp = self._answer(req) if refusal is None else refusal
+            req.status = resp.status
+            return resp
+        finally:
+            self.depart(req)
 
     def _answer(self, req: RecordedRequest) -> Response:
         with self._lock:

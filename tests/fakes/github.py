@@ -3,6 +3,10 @@
 Endpoints: Events, Actions runs and jobs, pulls (one, list, reviews, files), compare, deployments
 and their statuses, container packages and versions (orgs and users).
 
+Rate limits: the primary (hourly) counter of each token (:class:`TokenSpec`; ``window`` scales
+the hour), and GitHub's secondary limits per identity (:mod:`tests.fakes.limits`): requests in
+flight and points per rolling window, always counted, enforced when ``secondary.enforce`` is set.
+
 Payload builders at the bottom produce the real shapes (see /work/shared/fixtures/github). Called
 without ``repo=``, they use the placeholder repository ``<owner>/<repo>``, which ``add_event`` and
 ``add_pull`` replace with the repository the object is added to.
@@ -23,6 +27,17 @@ from urllib.parse import quote, unquote, urlencode
 from . import github_peers
 from ._server import FakeServer, RecordedRequest, Response, json_response
 from .github_app import FakeApps
+from .limits import (
+    ANONYMOUS,
+    DOCUMENTATION_URL,
+    MESSAGE,
+    Refusal,
+    SecondaryLimits,
+    SecondaryUsage,
+    installation_identity,
+    points_of,
+    token_identity,
+)
 
 JSON = dict[str, Any]
 
@@ -52,9 +67,10 @@ class TokenSpec:
     scopes: str = "repo"
     limit: int = 5000
     remaining: int = -1  # -1: start at limit
-    reset: int = 0  # epoch seconds; 0: now + 3600
+    reset: int = 0  # epoch seconds; 0: now + window
     login: str = "tester"
     spent: int = 0
+    window: int = 3600  # seconds of the primary limit's window: GitHub's hour, or a scaled one
 
     def __post_init__(self) -> None:
         if self.repos is not None:
@@ -62,12 +78,12 @@ class TokenSpec:
         if self.remaining < 0:
             self.remaining = self.limit
         if self.reset <= 0:
-            self.reset = int(time.time()) + 3600
+            self.reset = int(time.time()) + self.window
 
     def refill(self, now: int) -> None:
         """Start a new window once the reset time has passed."""
         if now >= self.reset:
-            self.remaining, self.reset = self.limit, now + 3600
+            self.remaining, self.reset = self.limit, now + self.window
 
     def headers(self) -> dict[str, str]:
         """The ``X-RateLimit-*`` headers for the current counter."""
@@ -147,6 +163,9 @@ class FakeGitHub(FakeServer):
         self.packages: dict[tuple[str, str], dict[str, JSON]] = {}
         self.package_versions: dict[tuple[str, str, str], list[JSON]] = {}
         self.apps = FakeApps(self)  # GitHub App endpoints (JWT, installations, repository lists)
+        self.secondary = SecondaryLimits()  # replace (or set .enforce) to enforce GitHub's secondary limits
+        self.secondary_usage = SecondaryUsage()  # requests in flight, points and violations per identity
+        self.events_polled_at: dict[str, float] = {}  # "owner/repo" (lower case) -> clock() of its last events answer
 
     @property
     def ghes_url(self) -> str:
@@ -179,6 +198,56 @@ class FakeGitHub(FakeServer):
 
     def _spec(self, token: str | None) -> TokenSpec:
         return self.anonymous if token is None else self.tokens[token]
+
+    # -- secondary limits ----------------------------------------------------------------------
+
+    def identity_of(self, token: str | None) -> str:
+        """The secondary-limit identity of a token (None = anonymous; an installation's tokens share one)."""
+        if token is None:
+            return ANONYMOUS
+        with self._lock:
+            minted = self.apps.minted.get(token)
+        return token_identity(token) if minted is None else installation_identity(minted.installation.id)
+
+    def arrive(self, req: RecordedRequest) -> Response | None:
+        """Count the request against its identity's secondary limits; their answer if it passes them."""
+        path = req.path.removeprefix("/api/v3")
+        with self._lock:
+            req.caller = self._caller(req, path)
+            now = self.clock()
+        refusal = self.secondary_usage.arrive(req.caller, points_of(req.method, path), now, self.secondary)
+        return None if refusal is None else self._secondary_answer(req, refusal)
+
+    def depart(self, req: RecordedRequest) -> None:
+        """The request no longer counts as in flight."""
+        self.secondary_usage.leave(req.caller)
+
+    def _caller(self, req: RecordedRequest, path: str) -> str:
+        auth = req.headers.get("authorization")
+        if auth is None:
+            return ANONYMOUS
+        credential = auth.partition(" ")[2].strip()
+        app = self.apps.caller(path, credential)
+        if app is not None:
+            return app
+        minted = self.apps.minted.get(credential)
+        return token_identity(credential) if minted is None else installation_identity(minted.installation.id)
+
+    def _secondary_answer(self, req: RecordedRequest, refusal: Refusal) -> Response:
+        """GitHub's secondary-limit answer: 403 or 429, ``Retry-After``, its message with the request id."""
+        with self._lock:
+            self._request_ids += 1
+            request_id = f"FAKE:{self._request_ids:08X}"
+            spec = self._authenticate(req)
+            primary = spec.headers() if isinstance(spec, TokenSpec) else {}
+        body = {"message": MESSAGE.format(request_id=request_id), "documentation_url": DOCUMENTATION_URL}
+        headers = {
+            **primary,
+            "Retry-After": str(refusal.retry_after),
+            "X-GitHub-Request-Id": request_id,
+            "X-GitHub-Api-Version-Selected": "2022-11-28",
+        }
+        return json_response(self.secondary.status, body, headers)
 
     # -- data API ---------------------------------------------------------------------------
 
@@ -495,6 +564,7 @@ class FakeGitHub(FakeServer):
         if data is None:
             return _message(404, "Not Found")
         if kind == "events":
+            self.events_polled_at[data.full_name.lower()] = self.clock()
             return self._paginate(
                 req, data.events, limit=EVENTS_WINDOW, headers={"X-Poll-Interval": str(self.poll_interval)}
             )

@@ -5,7 +5,9 @@ The fake verifies each JWT's RS256 signature against the public key a test regis
 tokens that expire (``token_lifetime``); a minted token is a token of the fake GitHub until it
 expires, so it reaches the normal endpoints. Repositories listed with :meth:`FakeApps.add_listed_repo`
 (archived and disabled flags) are served by ``/installation/repositories``, ``/orgs/{o}/repos`` and
-``/users/{u}/repos`` with ETags and Link pagination (from the fake GitHub).
+``/users/{u}/repos`` with ETags and Link pagination (from the fake GitHub). Requests signed with an
+App's JWT (the token mint included, a POST: 5 points) count against that App's secondary limits
+(:meth:`FakeApps.caller`); requests with a minted token count against its installation.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import jwt
 
 from ._server import RecordedRequest, Response, json_response
+from .limits import app_identity
 
 if TYPE_CHECKING:
     from .github import FakeGitHub, TokenSpec
@@ -147,6 +150,21 @@ class FakeApps:
 
     # -- hooks called by FakeGitHub (under its lock) -----------------------------------------
 
+    def caller(self, path: str, credential: str) -> str | None:
+        """The secondary-limit identity of a request to a JWT-authenticated App endpoint (the App
+        named by the JWT's ``iss``, read without verifying it); None for every other path."""
+        if not self._is_app_path(path):
+            return None
+        try:
+            issuer = jwt.decode(credential, options={"verify_signature": False}).get("iss")
+        except jwt.PyJWTError:
+            issuer = None
+        return app_identity(issuer if isinstance(issuer, str) and issuer.isdigit() else "unknown")
+
+    @staticmethod
+    def _is_app_path(path: str) -> bool:
+        return path == "/app" or path.startswith("/app/") or _INSTALLATION_OF_REPO.fullmatch(path) is not None
+
     def handle(self, req: RecordedRequest, path: str) -> Response | None:
         """Answer the JWT-authenticated App endpoints; None for every other path.
 
@@ -156,7 +174,7 @@ class FakeApps:
         for token, minted in list(self.minted.items()):
             if minted.expires_at <= now:
                 self.github.tokens.pop(token, None)
-        if not (path == "/app" or path.startswith("/app/") or _INSTALLATION_OF_REPO.fullmatch(path)):
+        if not self._is_app_path(path):
             return None
         app = self._verify_jwt(req.headers.get("authorization", ""), now)
         if isinstance(app, Response):
