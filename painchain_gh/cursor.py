@@ -23,6 +23,7 @@ STUCK_RUN_AGE = 86400  # open runs older than this (relative to the newest) no l
 DEPLOYMENTS_WINDOW = 200
 STATUSES_WINDOW = 1000  # a deployment has a handful of statuses (queued, in_progress, success, inactive)
 IMAGES_WINDOW = 500
+IN_PROGRESS_BOUND = 50  # deployments still in progress that a repository remembers
 
 # Bounds of what a cursor stores, checked the same way when it is written and when it is read
 # (store/checks.py): a value a run writes is always one the next run can read.
@@ -53,6 +54,7 @@ class RunsCursor(BaseModel):
     )
     etag: str | None = None
     etag_owner: str | None = None
+    read_at: int | None = Field(default=None, description="when the runs list was last read (the sweep)")
 
 
 class DeploymentsCursor(BaseModel):
@@ -74,6 +76,11 @@ class DeploymentsCursor(BaseModel):
     )
     etag: str | None = None
     etag_owner: str | None = None
+    read_at: int | None = Field(default=None, description="when the deployments list was last read (the sweep)")
+    in_progress: dict[str, int] = Field(
+        default_factory=dict,
+        description="deployment id -> created_at, for deployments whose latest status is not final yet",
+    )
 
 
 class ImagesCursor(BaseModel):

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from painchain_gh.cursor import (
+    IN_PROGRESS_BOUND,
+    STUCK_RUN_AGE,
     DeploymentsCursor,
     deployment_needs_statuses,
     is_new_status,
@@ -23,9 +25,10 @@ from painchain_gh.enrich import RequestCounts
 from painchain_gh.errors import GitHubRepoError, GitHubTemporaryError
 from painchain_gh.github import GitHubClient
 from painchain_gh.timeutil import parse_time
-from painchain_gh.transform.common import PainChainEvent, RepoContext, Skip
+from painchain_gh.transform.common import PainChainEvent, RepoContext, Skip, as_str
 from painchain_gh.transform.deployments import deployment_id, deployment_times, status_key, to_deployment_event
 
+UNFINISHED_STATES = frozenset({"queued", "pending", "in_progress"})  # a deployment with no status is pending too
 MAX_DEPLOYMENT_PAGES = 3
 MAX_STATUS_PAGES = 2
 
@@ -51,6 +54,8 @@ class DeploymentsFetched:
     complete: bool = True  # False when some deployment's statuses could not be read
     warning: str | None = None
     ignored: int = 0
+    in_progress: dict[str, int] = field(default_factory=dict)  # read now: latest status not final (id -> created)
+    finished: set[str] = field(default_factory=set)  # read now: latest status final
 
 
 def fetch_deployments(
@@ -115,6 +120,11 @@ def _collect(
         fetched.complete = False
         fetched.warning = f"deployment statuses not readable: {error}"
         return
+    latest = as_str(statuses[0].get("state")) if statuses else None  # GitHub lists the newest first
+    if latest is None or latest in UNFINISHED_STATES:
+        fetched.in_progress[identifier] = created
+    else:
+        fetched.finished.add(identifier)
     candidates: list[dict[str, Any] | None] = [*statuses] if statuses else [None]
     for status in candidates:
         key = status_key(deployment, status)
@@ -137,10 +147,19 @@ def acknowledge(cursor: DeploymentsCursor, item: DeploymentItem) -> None:
     mark_status(cursor, item.key, item.created)
 
 
-def settle(cursor: DeploymentsCursor, fetched: DeploymentsFetched, *, fingerprint: str) -> None:
+def settle(cursor: DeploymentsCursor, fetched: DeploymentsFetched, *, fingerprint: str, now: int) -> None:
     """After every item was acknowledged: remember each deployment's ``updated_at`` (its statuses
-    are not read again until it moves) and, if the whole stream was read, the list's ETag."""
+    are not read again until it moves), which deployments are still in progress (their repository is
+    read every run meanwhile, at most a day), when the list was read and, if the whole stream was
+    read, the list's ETag."""
     for identifier, (created, updated) in fetched.settled.items():
         mark_deployment(cursor, identifier, created, updated)
+    still = {key: created for key, created in cursor.in_progress.items() if key not in fetched.finished}
+    still.update(fetched.in_progress)
+    recent = sorted(
+        ((key, created) for key, created in still.items() if now - created < STUCK_RUN_AGE), key=lambda item: -item[1]
+    )
+    cursor.in_progress = dict(recent[:IN_PROGRESS_BOUND])
+    cursor.read_at = now
     if fetched.complete and not fetched.not_modified:
         cursor.etag, cursor.etag_owner = fetched.etag, fingerprint

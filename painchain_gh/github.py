@@ -58,6 +58,7 @@ from painchain_gh.http import (
     size_text,
     with_retries,
 )
+from painchain_gh.pacing import GET_POINTS, Pacer
 from painchain_gh.text import escape
 from painchain_gh.timeutil import format_time
 
@@ -92,10 +93,13 @@ def token_fingerprint(token: SecretStr | None) -> str:
 
 
 class TokenBudget:
-    """What is known of one token's rate limit, shared by every thread that uses the token."""
+    """What is known of one token's rate limit, shared by every thread that uses the token: the primary
+    limit from GitHub's headers, its requests in flight (``max_concurrent``), and its pace (points per
+    window, see :mod:`painchain_gh.pacing`; None: unpaced)."""
 
-    def __init__(self, fingerprint: str, *, reserve: int, max_concurrent: int) -> None:
+    def __init__(self, fingerprint: str, *, reserve: int, max_concurrent: int, pacer: Pacer | None = None) -> None:
         self.fingerprint = fingerprint
+        self.pacer = pacer
         self.reserve = reserve
         self.remaining: int | None = None
         self.limit: int | None = None
@@ -111,6 +115,29 @@ class TokenBudget:
         """Raise :class:`GitHubRateLimited` if this token must not be used any more in this run."""
         if self.stopped:
             raise GitHubRateLimited(self.stopped)
+
+    def pace(self, cost: int, *, deadline: Deadline, sleep: Sleep) -> None:
+        """Wait until ``cost`` points fit this token's pace; :class:`DeadlineReached` (nothing sent, the
+        points given back) when that wait would pass the run's deadline."""
+        if self.pacer is None:
+            return
+        wait = self.pacer.reserve(cost)
+        if wait <= 0:
+            return
+        if not deadline.fits(wait):
+            self.pacer.cancel(cost)
+            raise DeadlineReached(
+                "the token's request budget (--points-per-minute) leaves no room for this request before the "
+                "run's deadline; it waits for the next run"
+            )
+        sleep(wait)
+
+    def ready_before(self, deadline: Deadline) -> bool:
+        """Whether a request could still start within the run's deadline at this token's pace."""
+        if self.pacer is None:
+            return True
+        wait = self.pacer.ready_in()
+        return wait <= 0 or deadline.fits(wait)
 
     def stop(self, reason: str) -> None:
         """Spend no more of this token in this run."""
@@ -239,9 +266,11 @@ class GitHubClient:
         sleep: Sleep | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         cache_scope: str = "",
+        slots: threading.Semaphore | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self.cache_scope = cache_scope
+        self._slots = slots or threading.BoundedSemaphore(64)  # the process's cap on requests in flight
         self._origin = origin(self.api_url)
         self._plain_base = plain_base(self.api_url)
         self._proxies = proxies_for(self.api_url)
@@ -413,6 +442,8 @@ class GitHubClient:
         if verdict is Verdict.SECONDARY_LIMIT:
             wait = parse_retry_after(reply.headers.get("Retry-After"))
             wait = SECONDARY_LIMIT_DEFAULT_WAIT if wait is None else wait  # "Retry-After: 0" means now
+            if self.budget.pacer is not None:
+                self.budget.pacer.hold(wait)  # every caller of this token waits, not only this request
             reason = f"secondary rate limit hit (GitHub asked to wait {wait:.0f}s)"
             return Retry(GitHubRateLimited(reason), wait, on_give_up=lambda: self.budget.stop(reason))
         raise GitHubRepoError(described)
@@ -427,8 +458,9 @@ class GitHubClient:
                 raise GitHubRepoError(
                     f"the request for {url_path(asked)} could not be encoded ({type(error).__name__})"
                 ) from None
+            self.budget.pace(GET_POINTS, deadline=self._deadline, sleep=self._sleep)
             try:
-                with self.budget.slots:
+                with self.budget.slots, self._slots:
                     reply = exchange(
                         self._session,
                         prepared,

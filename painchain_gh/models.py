@@ -258,6 +258,7 @@ class IntegrationConfig(BaseModel):
     api_url: str | None = Field(default=None, alias="apiUrl")
     events: tuple[str, ...] = DEFAULT_EVENTS
     container_images: bool = Field(default=False, alias="containerImages")
+    points_per_minute: int | None = Field(default=None, alias="pointsPerMinute", ge=1, le=5000)
     cursor: Any = Field(default=None, description="cursors kept here by --state backend")
 
     @model_validator(mode="before")
@@ -510,6 +511,7 @@ _EXAMPLES = {
     "pollInterval": "300",
     "apiUrl": "https://ghe.example.com/api/v3",
     "events": '["push", "pull_request"]',
+    "pointsPerMinute": "300",
     "owner": "acme",
     "repo": "api",
 }

@@ -33,6 +33,7 @@ from painchain_gh.poll_images import OwnerClaims, poll_images
 from painchain_gh.results import RepoResult, RepoStatus
 from painchain_gh.store.base import StateStore
 from painchain_gh.store.deadletter import DeadLetterFile
+from painchain_gh.sweep import deployments_in_progress, runs_in_progress, sweep_due
 from painchain_gh.threads import SidePool
 from painchain_gh.transform import PainChainEvent, RepoContext, Skip, run_state, to_event, to_run_event
 from painchain_gh.transform.common import as_int
@@ -54,6 +55,7 @@ class PollSettings:
     interval_tolerance: int = 5
     force: bool = False
     backfill_details: int = 3600
+    sweep_interval: int = 900
 
 
 def details_since(floor: int | None, *, now: int, settings: PollSettings) -> int | None:
@@ -104,12 +106,13 @@ def poll_repository(
         cursor.floor = start_floor(cursor.floor, now=now, lookback=settings.initial_lookback)
 
     try:
-        events, runs, deploys = _fetch(job, client, state, result, enricher=enricher, side=side)
+        streams = _fetch(job, client, state, result, enricher=enricher, side=side, now=now, settings=settings)
     except (GitHubAuthError, GitHubRepoError):
         if state.events.etag is not None:  # next run: the events alone first, until they answer again
             state.events.etag = None
             store.commit_repo(job.key, state)
         raise
+    events, runs, deploys = streams.events, streams.runs, streams.deploys
     result.gap = events.gap
     ctx = _context(job)
     outgoing = _new_events(
@@ -145,7 +148,10 @@ def poll_repository(
     )
     if sent:
         _remember_poll(state, events, runs, fingerprint=client.budget.fingerprint, now=now)
-        deployments.settle(state.deployments, deploys, fingerprint=client.budget.fingerprint)
+        if streams.runs_read:
+            state.runs.read_at = now
+        if streams.deploys_read:
+            deployments.settle(state.deployments, deploys, fingerprint=client.budget.fingerprint, now=now)
         quiet = events.not_modified and runs.not_modified and deploys.not_modified
         result.status = RepoStatus.NOT_MODIFIED if quiet else RepoStatus.SYNCED
     store.commit_repo(job.key, state)
@@ -166,6 +172,17 @@ def poll_repository(
     return result
 
 
+@dataclass
+class Streams:
+    """What one poll read of a repository's three streams (a stream not read counts as not modified)."""
+
+    events: Fetched
+    runs: Fetched
+    deploys: DeploymentsFetched
+    runs_read: bool = False
+    deploys_read: bool = False
+
+
 def _fetch(
     job: RepoJob,
     client: GitHubClient,
@@ -174,35 +191,53 @@ def _fetch(
     *,
     enricher: Enricher,
     side: SidePool | None,
-) -> tuple[Fetched, Fetched, DeploymentsFetched]:
+    now: int,
+    settings: PollSettings,
+) -> Streams:
     """The wanted streams, each conditional on the ETag got with this token; one not wanted costs nothing.
 
-    A repository that answered this token before (its events ETag is this token's) has its three
-    streams requested side by side on the ``side`` pool: one round trip, three free 304s when it
-    is quiet. Otherwise the events come first, so that a bad token or a missing repository costs
-    one request, not three; then runs and deployments side by side.
+    The events come first (a bad token or a missing repository then costs one request, not three).
+    Workflow runs and deployments are read only when they can have changed (:mod:`painchain_gh.sweep`):
+    after activity in the events, while one is in progress, or at the sweep interval; when that is
+    known before the events answer, all three go side by side on the ``side`` pool.
     """
     fingerprint = client.budget.fingerprint
     base = f"/repos/{job.repository.owner}/{job.repository.repo}"
+    events_wanted = any(wants(job, kind) for kind in EVENTS_API_KINDS)
     runs_call = _runs_call(client, state, base, fingerprint) if wants(job, "workflow_run") else None
     deploys_call = _deployments_call(job, client, state, enricher) if wants(job, "deployment") else None
+    interval = settings.sweep_interval
+    runs_now = runs_call is not None and (
+        not events_wanted
+        or sweep_due(state.runs.read_at, key=job.key, now=now, interval=interval)
+        or runs_in_progress(state.runs, now=now)
+    )
+    deploys_now = deploys_call is not None and (
+        not events_wanted
+        or sweep_due(state.deployments.read_at, key=job.key, now=now, interval=interval)
+        or deployments_in_progress(state.deployments.in_progress, now=now)
+    )
     known = state.events.etag is not None and state.events.etag_owner == fingerprint
     ahead = side if known else None  # streams sent before the events answer
-    runs_later = ahead.submit(runs_call) if ahead and runs_call else None
-    deploys_later = ahead.submit(deploys_call) if ahead and deploys_call else None
+    runs_later = ahead.submit(runs_call) if ahead and runs_call and runs_now else None
+    deploys_later = ahead.submit(deploys_call) if ahead and deploys_call and deploys_now else None
     events = Fetched([], state.events.etag, True)
-    if any(wants(job, kind) for kind in EVENTS_API_KINDS):
+    if events_wanted:
         events = fetch_events(client, f"{base}/events", state.events, etag=state.events.etag if known else None)
-    if side and not ahead and deploys_call and runs_call:  # the events answered: the other two together
+    if not events.not_modified:  # activity: whatever was pushed or merged may have started runs and deployments
+        runs_now, deploys_now = runs_call is not None, deploys_call is not None
+    if side and deploys_call and deploys_now and not deploys_later and runs_now:  # the two side by side
         deploys_later = side.submit(deploys_call)
-    runs, runs_warning = Fetched([], state.runs.etag, True), None
-    if runs_call is not None:
-        runs, runs_warning = runs_later.result() if runs_later else runs_call()
-    deploys, deploys_warning = DeploymentsFetched(not_modified=True), None
-    if deploys_call is not None:
-        deploys, deploys_warning = deploys_later.result() if deploys_later else deploys_call()
+    streams = Streams(events, Fetched([], state.runs.etag, True), DeploymentsFetched(not_modified=True))
+    runs_warning = deploys_warning = None
+    if runs_call is not None and runs_now:
+        streams.runs, runs_warning = runs_later.result() if runs_later else runs_call()
+        streams.runs_read = True
+    if deploys_call is not None and deploys_now:
+        streams.deploys, deploys_warning = deploys_later.result() if deploys_later else deploys_call()
+        streams.deploys_read = True
     result.warning = deploys_warning or runs_warning or result.warning
-    return events, runs, deploys
+    return streams
 
 
 def _runs_call(

@@ -55,6 +55,7 @@ FORM_EXAMPLES: dict[str, list[str]] = {
     "installationId": ["7654321"],
     "apiUrl": ["https://ghe.example.com/api/v3"],
     "pollInterval": ["300"],
+    "pointsPerMinute": ["300"],
 }
 
 FIELDS: list[dict[str, Any]] = [
@@ -167,6 +168,16 @@ FIELDS: list[dict[str, Any]] = [
         "type": "text",
         "required": False,
         "help": "Empty: every run polls. Otherwise whole seconds from 60 to 3600, e.g. 300.",
+    },
+    {
+        "key": "pointsPerMinute",
+        "label": "GitHub requests per minute",
+        "type": "text",
+        "required": False,
+        "help": (
+            "Empty: what the connector is set to (600). Lower it, e.g. 300, when other tools use the same "
+            "token: GitHub allows 900 points a minute per token or App installation, whoever spends them."
+        ),
     },
 ]
 

@@ -70,6 +70,8 @@ class SyncReport:
     requests_by_kind: dict[str, int] = field(default_factory=dict)  # extra requests (enrichment, new streams)
     details_missing: dict[str, int] = field(default_factory=dict)  # failed extra lookups per kind
     details_skipped: dict[str, int] = field(default_factory=dict)  # first-sync history sent without lookups, per kind
+    staleness: list[float] = field(default_factory=list)  # seconds since each repository was last polled
+    never_polled: int = 0  # repositories not polled yet, ever (deferred or failed on their first run)
     dry_run: bool = False
 
     def count(self, status: RepoStatus) -> int:

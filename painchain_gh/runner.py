@@ -8,6 +8,7 @@ and turns its result (or its exception) into output and an exit code.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -45,7 +46,7 @@ from painchain_gh.store.backend_store import BackendStore
 from painchain_gh.store.base import ReadOnlyStore, StateStore
 from painchain_gh.store.deadletter import DeadLetterFile
 from painchain_gh.store.file_store import FileStore
-from painchain_gh.sync import run_sync
+from painchain_gh.sync import Pace, run_sync
 from painchain_gh.threads import SidePool
 from painchain_gh.timeutil import format_time
 
@@ -112,6 +113,8 @@ class Runner:
         self.settings = settings
         self.deadline = Deadline(settings.max_runtime)
         self.session: requests.Session = new_session(pool_size=settings.concurrency * 2)
+        # The process's cap on GitHub requests in flight (--concurrency), whatever thread sends them.
+        self.slots = threading.BoundedSemaphore(settings.concurrency)
         self.policy = RetryPolicy(base_delay=settings.retry_base_delay)
         self.sleep = sleep or self.deadline.sleep  # waits that SIGTERM (deadline.expire) ends at once
         self.providers = TokenProviders(session=self.session, sleep=self.sleep, deadline=self.deadline)
@@ -138,6 +141,7 @@ class Runner:
             sleep=self.sleep,
             max_body_bytes=self.settings.max_response_bytes,
             cache_scope=scope,
+            slots=self.slots,
         )
 
     def integrations(self) -> IntegrationSelection:
@@ -257,6 +261,7 @@ class Runner:
                     initial_lookback=int(settings.initial_lookback),
                     force=settings.force,
                     backfill_details=int(settings.backfill_details),
+                    sweep_interval=int(settings.sweep_interval),
                 ),
                 concurrency=settings.concurrency,
                 rate_limit_reserve=settings.rate_limit_reserve,
@@ -265,6 +270,12 @@ class Runner:
                 deadline_expired=self.deadline.expired,
                 on_result=on_result,
                 credentials=self.credentials.for_job,
+                pace=Pace(
+                    points=settings.points_per_minute,
+                    window=settings.budget_window,
+                    shards=settings.shard.count if settings.shard is not None else 1,
+                ),
+                deadline=self.deadline,
             )
             report.invalid = selection.invalid
             report.dry_run = settings.dry_run

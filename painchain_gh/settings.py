@@ -42,8 +42,11 @@ class Settings:
     initial_lookback: float = 86400.0
     backfill_details: float = 3600.0  # first sync: history older than this goes out without extra requests
     max_runtime: float = 50.0
-    concurrency: int = 32
-    per_token_concurrency: int = 16
+    concurrency: int = 32  # GitHub requests in flight at once, the whole process
+    per_token_concurrency: int = 16  # GitHub requests in flight at once per token (GitHub allows 100)
+    points_per_minute: int = 600  # per token (GitHub allows 900; a GET costs 1); shards share it
+    budget_window: float = 60.0  # seconds over which points_per_minute counts (simulations scale it)
+    sweep_interval: float = 900.0  # workflow runs and deployments of a quiet repository are read this often
     rate_limit_reserve: int = 100
     polling_interval: int | None = None
     force: bool = False

@@ -11,24 +11,28 @@ turns what happened into an exit code.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from painchain_gh.credentials import credential_fingerprint
 from painchain_gh.enrich import Enricher
 from painchain_gh.errors import ExitCode, FailureScope, PainChainError
 from painchain_gh.forward import Sink
 from painchain_gh.github import GitHubClient, TokenBudget, TokenSource, token_fingerprint
+from painchain_gh.http import Deadline
 from painchain_gh.jobs import RepoJob, interleave_by_token
+from painchain_gh.pacing import DEFAULT_POINTS, DEFAULT_WINDOW, Pacer
 from painchain_gh.poll import PollSettings, poll_repository
 from painchain_gh.poll_images import OwnerClaims
 from painchain_gh.results import RepoResult, RepoStatus, SyncReport
 from painchain_gh.store.base import StateStore
 from painchain_gh.store.deadletter import DeadLetterFile
 from painchain_gh.threads import SidePool
+from painchain_gh.workers import JobQueue, run_in_threads
 
 log = logging.getLogger("painchain_gh")
 
@@ -51,82 +55,26 @@ def tenant_scope(tenant_id: str | None) -> str:
 
 
 DEADLINE_GRACE = 5.0  # seconds worker threads get to finish after the deadline before the run returns
-WAIT_STEP = 0.1  # how often the waiting thread looks at the deadline
 DEADLINE_MESSAGE = "the run's deadline (--max-runtime) was reached"
+BUDGET_MESSAGE = (
+    "the token's request budget (--points-per-minute) has no room left before the run's deadline; polled first next run"
+)
 UNFINISHED_MESSAGE = "the run's deadline (--max-runtime) was reached while this repository was in progress"
 
-Job = TypeVar("Job")
-Result = TypeVar("Result")
 
+@dataclass(frozen=True)
+class Pace:
+    """How fast each credential may send (see :mod:`painchain_gh.pacing`): ``points`` per ``window``
+    seconds, or what an integration using it asks for (``pointsPerMinute``, the lowest wins); shards of
+    one run share a credential's budget and its concurrency equally."""
 
-class WorkerPool(Generic[Job, Result]):
-    """Daemon threads that each take the next job as they finish one; results kept in job order."""
+    points: int = DEFAULT_POINTS
+    window: float = DEFAULT_WINDOW
+    shards: int = 1
 
-    def __init__(self, work: Callable[[Job], Result], jobs: Sequence[Job], *, workers: int) -> None:
-        self.work = work
-        self.jobs = jobs
-        self.workers = max(1, workers)
-        self.results: list[Result | None] = [None] * len(jobs)
-        self.failures: list[BaseException] = []
-        self.all_done = threading.Event()
-        self._next_index = iter(range(len(jobs)))
-        self._running = self.workers
-        self._lock = threading.Lock()
-
-    def start(self) -> None:
-        """Start the threads (daemons: one stuck in I/O never keeps the process alive)."""
-        for number in range(self.workers):
-            threading.Thread(target=self.worker, name=f"poll-{number}", daemon=True).start()
-
-    def worker(self) -> None:
-        """One thread's loop: take a job, do it, until none is left or a job raised."""
-        try:
-            while not self.failures:
-                with self._lock:
-                    index = next(self._next_index, None)
-                if index is None:
-                    return
-                try:
-                    self.results[index] = self.work(self.jobs[index])
-                except BaseException as error:  # a bug or Ctrl-C: stop and re-raise it in the caller
-                    self.failures.append(error)
-        finally:
-            with self._lock:
-                self._running -= 1
-                if self._running == 0:
-                    self.all_done.set()
-
-    def wait(self, *, deadline_expired: Callable[[], bool], grace: float) -> None:
-        """Until every thread is done, or ``grace`` seconds after the deadline expired."""
-        while not self.all_done.wait(WAIT_STEP):
-            if deadline_expired():
-                self.all_done.wait(grace)
-                return
-
-
-def run_in_threads(
-    work: Callable[[Job], Result],
-    jobs: Sequence[Job],
-    *,
-    workers: int,
-    unfinished: Callable[[Job], Result],
-    deadline_expired: Callable[[], bool] = lambda: False,
-    grace: float = DEADLINE_GRACE,
-) -> list[Result]:
-    """``work`` on every job with ``workers`` daemon threads that take the next job as they finish one.
-
-    Unlike ``ThreadPoolExecutor.map`` this creates no future per job, which matters with tens of
-    thousands of repositories; results come back in the order of ``jobs``. Once the deadline has
-    expired, threads get ``grace`` seconds more; jobs still unfinished then (a thread stuck in
-    I/O) are reported by ``unfinished`` and left to their daemon thread. An exception escaping
-    ``work`` stops the workers and is re-raised here.
-    """
-    pool = WorkerPool(work, jobs, workers=workers)
-    pool.start()
-    pool.wait(deadline_expired=deadline_expired, grace=grace)
-    if pool.failures:
-        raise pool.failures[0]
-    return [result if result is not None else unfinished(job) for job, result in zip(jobs, pool.results, strict=True)]
+    def points_for(self, asked: int | None) -> int:
+        """This process's points per window for a credential an integration asks ``asked`` of."""
+        return max(1, (asked if asked is not None else self.points) // max(1, self.shards))
 
 
 class SyncRun:
@@ -147,6 +95,8 @@ class SyncRun:
         now: int,
         side_workers: int = 1,
         credentials: CredentialsFor = token_credentials,
+        pace: Pace | None = None,
+        deadline: Deadline | None = None,
     ) -> None:
         self.store = store
         self.sink = sink
@@ -162,6 +112,8 @@ class SyncRun:
         self.owners = OwnerClaims()  # container images: one repository per owner polls them
         self.side = SidePool(workers=side_workers, name="stream")  # a repository's streams, side by side
         self.credentials = credentials
+        self.pace = pace
+        self.deadline = deadline
         self.budgets: dict[str, TokenBudget] = {}
         self.clients: dict[tuple[str, str, str], GitHubClient] = {}
         self.stop_reason: str | None = None
@@ -177,13 +129,23 @@ class SyncRun:
         """
         fingerprint, token = self.credentials(job)
         scope = tenant_scope(job.integration.tenant_id)
+        asked = job.integration.config.points_per_minute
         with self._lock:
             budget = self.budgets.get(fingerprint)
             if budget is None:
+                pacer = None
+                if self.pace is not None:
+                    pacer = Pacer(self.pace.points_for(asked), self.pace.window)
+                shards = self.pace.shards if self.pace is not None else 1
                 budget = TokenBudget(
-                    fingerprint, reserve=self.rate_limit_reserve, max_concurrent=self.per_token_concurrency
+                    fingerprint,
+                    reserve=self.rate_limit_reserve,
+                    max_concurrent=max(1, self.per_token_concurrency // shards),
+                    pacer=pacer,
                 )
                 self.budgets[fingerprint] = budget
+            elif budget.pacer is not None and self.pace is not None and asked is not None:
+                budget.pacer.tighten(self.pace.points_for(asked))  # the lowest ask of its integrations wins
             key = (scope, job.api_url, fingerprint)
             if key not in self.clients:
                 self.clients[key] = self.client_factory(job.api_url, token, budget, scope)
@@ -211,9 +173,12 @@ class SyncRun:
         if skipped is not None:
             return skipped
         try:
+            client = self.client_for(job)
+            if self.deadline is not None and not client.budget.ready_before(self.deadline):
+                return RepoResult(job=job, status=RepoStatus.DEFERRED, error=BUDGET_MESSAGE)
             result = poll_repository(
                 job,
-                client=self.client_for(job),
+                client=client,
                 store=self.store,
                 sink=self.sink,
                 enricher=self.enricher,
@@ -293,6 +258,41 @@ class SyncRun:
         )
 
 
+POLLED = frozenset({RepoStatus.SYNCED, RepoStatus.NOT_MODIFIED})  # the repository was read in this run
+
+
+def order_jobs(
+    jobs: Iterable[RepoJob], *, polled_at: Callable[[RepoJob], int | None], credential: Callable[[RepoJob], str]
+) -> list[RepoJob]:
+    """Jobs in the order they should be polled: the least recently polled first (never polled before
+    all), then round-robin across credentials, so that when a run cannot poll everything within its
+    deadline and budget the stalest repositories go first and the next run carries on with the rest."""
+    stalest_first = sorted(jobs, key=lambda job: polled_at(job) or -1)
+    return interleave_by_token(stalest_first, credential)
+
+
+def staleness(results: Iterable[RepoResult], polled_before: dict[str, int | None], *, now: float) -> list[float]:
+    """Seconds since each repository was last polled, as the run leaves it: 0 for one polled now, the
+    time since its previous poll for one not due, deferred or failed; none for one never polled."""
+    ages: list[float] = []
+    for result in results:
+        if result.status in POLLED:
+            ages.append(0.0)
+            continue
+        before = polled_before.get(result.job.key)
+        if before is not None:
+            ages.append(max(0.0, now - before))
+    return ages
+
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    """The ``fraction`` percentile (nearest rank) of ``values``, or None when there are none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))]
+
+
 def run_sync(
     jobs: list[RepoJob],
     *,
@@ -309,9 +309,13 @@ def run_sync(
     clock: Callable[[], float] = time.time,
     grace: float = DEADLINE_GRACE,
     credentials: CredentialsFor = token_credentials,
+    pace: Pace | None = None,
+    deadline: Deadline | None = None,
 ) -> SyncReport:
-    """Poll every job once and return the report; state is committed per repository by the store."""
+    """Poll every job once (the stalest first) and return the report; state is committed per repository
+    by the store."""
     started = time.monotonic()
+    now = int(clock())
     run = SyncRun(
         store=store,
         sink=sink,
@@ -322,17 +326,33 @@ def run_sync(
         dead_letters=dead_letters,
         deadline_expired=deadline_expired,
         on_result=on_result,
-        now=int(clock()),
+        now=now,
         side_workers=concurrency * 2,  # runs and deployments of every repository, beside its events
         credentials=credentials,
+        pace=pace,
+        deadline=deadline,
+    )
+    polled_before = {job.key: store.polled_at(job.key) for job in jobs}
+    ordered = order_jobs(
+        jobs,
+        polled_at=lambda job: polled_before[job.key],
+        credential=lambda job: credential_fingerprint(job.integration, job.api_url),
     )
     results = run_in_threads(
         run.work,
-        interleave_by_token(jobs, lambda job: credential_fingerprint(job.integration, job.api_url)),
+        JobQueue(ordered),
         workers=concurrency,
         unfinished=run.unfinished,
         deadline_expired=deadline_expired,
         grace=grace,
     )
     run.side.close()
-    return run.report(results, started)
+    report = run.report(results, started)
+    report.staleness = staleness(results, polled_before, now=clock())
+    report.never_polled = sum(
+        1
+        for result in results
+        if polled_before.get(result.job.key) is None
+        and result.status not in (RepoStatus.SYNCED, RepoStatus.NOT_MODIFIED)
+    )
+    return report

@@ -45,6 +45,12 @@ class MemoryStore:
         with self._lock:
             return self.repos.get(key, RepoState()).model_copy(deep=True)
 
+    def polled_at(self, key: str) -> int | None:
+        """When ``key`` was last polled."""
+        with self._lock:
+            state = self.repos.get(key)
+            return state.last_polled_at if state else None
+
     def record_event(self, key: str, event_id: str, created_at: int) -> None:
         """Mark the event handled."""
         with self._lock:

@@ -21,7 +21,7 @@ from painchain_gh.runner import Runner
 from painchain_gh.settings import Settings
 from painchain_gh.store.deadletter import DeadLetter, DeadLetterFile
 from painchain_gh.timeutil import format_duration, parse_duration
-from tests.doubles import API, BACKEND, BackendDouble, integration_row, mock_repo, with_id, workflow_run
+from tests.doubles import API, BACKEND, BackendDouble, cursor_repos, integration_row, mock_repo, with_id, workflow_run
 from tests.fakes.github import issues_event, release_event
 
 runner = CliRunner()
@@ -195,17 +195,17 @@ def test_state_in_the_backend_round_trips(requests_mock: requests_mock.Mocker, m
     backend = seeded(requests_mock)
     monkeypatch.setenv("PAINCHAIN_GH_STATE", "backend")
     assert invoke("sync", "--log-format", "json").exit_code == 0
-    assert set(backend.integrations["clx1"]["config"]["cursor"]["repos"]) == {"acme/api", "acme/web"}
+    assert set(cursor_repos(backend.integrations["clx1"]["config"]["cursor"])) == {"acme/api", "acme/web"}
 
     exported = invoke("state", "export")
     assert set(json.loads(exported.stdout)["repos"]) == {"tenant-a/clx1/acme/api", "tenant-a/clx1/acme/web"}
     assert "tenant-a/clx1/acme/api" in invoke("state", "show").stdout
 
     assert invoke("state", "reset", "--yes", "--repo", "acme/api", "--log-format", "json").exit_code == 0
-    assert set(backend.integrations["clx1"]["config"]["cursor"]["repos"]) == {"acme/web"}
+    assert set(cursor_repos(backend.integrations["clx1"]["config"]["cursor"])) == {"acme/web"}
     imported = invoke("state", "import", "-", "--log-format", "json", stdin=exported.stdout)
     assert imported.exit_code == 0
-    assert set(backend.integrations["clx1"]["config"]["cursor"]["repos"]) == {"acme/api", "acme/web"}
+    assert set(cursor_repos(backend.integrations["clx1"]["config"]["cursor"])) == {"acme/api", "acme/web"}
     assert invoke("state", "reset", "--yes", "--log-format", "json").exit_code == 0
     assert "cursor" not in backend.integrations["clx1"]["config"]
 

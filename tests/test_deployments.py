@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -58,7 +59,7 @@ def poll(
     for item in items:
         acknowledge(cursor, item)
     if ack is None:
-        settle(cursor, fetched, fingerprint="fp")
+        settle(cursor, fetched, fingerprint="fp", now=int(time.time()))
     return fetched
 
 
@@ -150,7 +151,7 @@ def test_unreadable_statuses_keep_the_etag_unsaved_and_the_deployment_pending(
     assert not fetched.complete and "not readable" in (fetched.warning or "")
     for item in fetched.items:
         acknowledge(cursor, item)
-    settle(cursor, fetched, fingerprint="fp")
+    settle(cursor, fetched, fingerprint="fp", now=int(time.time()))
     assert cursor.etag is None and set(cursor.deployments) == {"1"}
     assert counts.failures() == {"deployment_statuses": 1}
 

@@ -85,12 +85,12 @@ def test_forwards_new_events_and_runs_oldest_first_and_moves_the_cursor(
 def test_a_second_poll_sends_nothing_again_and_304_is_not_modified(requests_mock: requests_mock.Mocker) -> None:
     mock_repo(requests_mock, events=[with_id(issues_event(), 201, 60)])
     store, sink = MemoryStore(), ListSink()
-    poll(store, sink, settings=PollSettings(initial_lookback=86400, force=True))
+    poll(store, sink, settings=PollSettings(initial_lookback=86400, force=True, sweep_interval=0))
     requests_mock.get(f"{API}/repos/acme/api/events?per_page=100", status_code=304)
     requests_mock.get(f"{API}/repos/acme/api/actions/runs?per_page=100", status_code=304)
     requests_mock.get(f"{API}/repos/acme/api/deployments?per_page=100", status_code=304)
 
-    again = poll(store, sink, settings=PollSettings(initial_lookback=86400, force=True))
+    again = poll(store, sink, settings=PollSettings(initial_lookback=86400, force=True, sweep_interval=0))
 
     assert again.status is RepoStatus.NOT_MODIFIED
     assert len(sink.sent) == 1

@@ -24,7 +24,7 @@ from tests.doubles import ListSink, MemoryStore, integration, jobs_of
 from tests.fakes import FakeGitHub
 from tests.fakes.github import DEFAULT_TOKEN, issues_event, pull, pull_request_event, push_event, utc_iso
 
-SETTINGS = PollSettings(initial_lookback=86400, force=True)
+SETTINGS = PollSettings(initial_lookback=86400, force=True, sweep_interval=0)  # every stream every poll
 
 
 @pytest.fixture

@@ -15,8 +15,9 @@ from painchain_gh.github import GitHubClient, TokenBudget, TokenSource
 from painchain_gh.jobs import RepoJob
 from painchain_gh.poll import PollSettings
 from painchain_gh.results import RepoResult, RepoStatus, SyncReport
-from painchain_gh.sync import DEADLINE_GRACE, run_in_threads, run_sync
+from painchain_gh.sync import DEADLINE_GRACE, run_sync
 from painchain_gh.transform import PainChainEvent
+from painchain_gh.workers import run_in_threads
 from tests.doubles import API, ListSink, MemoryStore, factory, integration, jobs_of, mock_repo, with_id
 from tests.fakes.github import issues_event
 

@@ -77,7 +77,7 @@ def poll_held(github: FakeGitHub, store: MemoryStore, held_paths: str, wanted: i
                     enricher=Enricher(),
                     owners=OwnerClaims(),
                     dead_letters=None,
-                    settings=PollSettings(initial_lookback=86400, force=True),
+                    settings=PollSettings(initial_lookback=86400, force=True, sweep_interval=0),
                     now=int(time.time()),
                     keep_going=lambda: True,
                     side=pool,

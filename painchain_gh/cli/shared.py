@@ -111,6 +111,7 @@ DEFAULT_STATE_KIND: str = Settings.state_kind
 DEFAULT_INITIAL_LOOKBACK = format_duration(Settings.initial_lookback)
 DEFAULT_BACKFILL_DETAILS = format_duration(Settings.backfill_details)
 DEFAULT_MAX_RUNTIME = format_duration(Settings.max_runtime)
+DEFAULT_SWEEP_INTERVAL = format_duration(Settings.sweep_interval)
 DEFAULT_LOCK_TIMEOUT = format_duration(Settings.lock_timeout)
 
 
@@ -126,6 +127,8 @@ def build_settings(
     max_runtime: str | None = None,
     concurrency: int | None = None,
     per_token_concurrency: int | None = None,
+    points_per_minute: int | None = None,
+    sweep_interval: str | None = None,
     rate_limit_reserve: int | None = None,
     force: bool | None = None,
     shard: str | None = None,
@@ -152,6 +155,8 @@ def build_settings(
         "max_runtime": duration("--max-runtime", max_runtime),
         "concurrency": concurrency,
         "per_token_concurrency": per_token_concurrency,
+        "points_per_minute": points_per_minute,
+        "sweep_interval": duration("--sweep-interval", sweep_interval),
         "rate_limit_reserve": rate_limit_reserve,
         "force": force,
         "allowed_hosts": allowed_hosts(allow_api_host),
@@ -163,6 +168,12 @@ def build_settings(
     interval_text = os.environ.get("POLLING_INTERVAL", "").strip()
     retry_text = os.environ.get("PAINCHAIN_GH_RETRY_BASE_DELAY", "").strip()
     body_text = os.environ.get("PAINCHAIN_GH_BACKEND_MAX_BODY_KB", "").strip()
+    window_text = os.environ.get("PAINCHAIN_GH_BUDGET_WINDOW", "").strip()
+    if window_text:
+        window = duration("PAINCHAIN_GH_BUDGET_WINDOW", window_text)
+        if not window or window <= 0:
+            raise UsageError("PAINCHAIN_GH_BUDGET_WINDOW must be a duration above zero, e.g. 60s")
+        given["budget_window"] = window
     try:
         given["polling_interval"] = int(interval_text) if interval_text else None
         given["retry_base_delay"] = float(retry_text) if retry_text else None

@@ -15,6 +15,7 @@ from painchain_gh.cli.shared import (
     DEFAULT_LOG_FORMAT,
     DEFAULT_MAX_RUNTIME,
     DEFAULT_STATE_KIND,
+    DEFAULT_SWEEP_INTERVAL,
     AllowApiHostOption,
     LogFormat,
     RepoOption,
@@ -67,11 +68,42 @@ def sync(
         str, typer.Option(envvar="PAINCHAIN_GH_MAX_RUNTIME", help="Deadline of the run; the rest waits.")
     ] = DEFAULT_MAX_RUNTIME,
     concurrency: Annotated[
-        int, typer.Option(min=1, max=64, envvar="PAINCHAIN_GH_CONCURRENCY", help="Repositories polled at once.")
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            envvar="PAINCHAIN_GH_CONCURRENCY",
+            help="GitHub requests in flight at once, for the whole process.",
+        ),
     ] = Settings.concurrency,
     per_token_concurrency: Annotated[
-        int, typer.Option(min=1, max=20, help="Concurrent GitHub requests per token.")
+        int,
+        typer.Option(
+            min=1,
+            max=50,
+            envvar="PAINCHAIN_GH_PER_TOKEN_CONCURRENCY",
+            help="GitHub requests in flight at once per token or App installation (GitHub allows 100;"
+            " shards share it).",
+        ),
     ] = Settings.per_token_concurrency,
+    points_per_minute: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=5000,
+            envvar="PAINCHAIN_GH_POINTS_PER_MINUTE",
+            help="GitHub points a minute per token or App installation (a request costs 1; GitHub allows 900;"
+            " shards share it; an integration's pointsPerMinute may ask for less).",
+        ),
+    ] = Settings.points_per_minute,
+    sweep_interval: Annotated[
+        str,
+        typer.Option(
+            envvar="PAINCHAIN_GH_SWEEP_INTERVAL",
+            help="Read a quiet repository's workflow runs and deployments at least this often (at once after"
+            " activity, and while one is in progress).",
+        ),
+    ] = DEFAULT_SWEEP_INTERVAL,
     rate_limit_reserve: Annotated[
         int,
         typer.Option(
@@ -127,6 +159,8 @@ def sync(
             max_runtime=max_runtime,
             concurrency=concurrency,
             per_token_concurrency=per_token_concurrency,
+            points_per_minute=points_per_minute,
+            sweep_interval=sweep_interval,
             rate_limit_reserve=rate_limit_reserve,
             force=force,
             shard=shard,

@@ -182,6 +182,16 @@ class BackendStore:
             stored = self._cursor(integration_id).get(repo)
             return stored.model_copy(deep=True) if stored else RepoState()
 
+    def polled_at(self, key: str) -> int | None:
+        """``last_polled_at`` of the stored cursor (None when there is none, or it cannot be used)."""
+        integration_id, repo = self._where(key)
+        with self._mutex:
+            try:
+                stored = self._cursor(integration_id).get(repo)
+            except CursorUnusable:
+                return None
+            return stored.last_polled_at if stored else None
+
     def record_event(self, key: str, event_id: str, created_at: int) -> None:
         """Kept in memory; written with the integration's cursor."""
         checked_record({"key": key, "id": event_id, "t": created_at})

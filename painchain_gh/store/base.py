@@ -15,6 +15,10 @@ class StateStore(Protocol):
         """A copy of the stored state of ``key`` (empty on a first sync) that the caller may change."""
         ...
 
+    def polled_at(self, key: str) -> int | None:
+        """When ``key`` was last polled (``last_polled_at``), cheaply, to order a run's work; None: never."""
+        ...
+
     def record_event(self, key: str, event_id: str, created_at: int) -> None:
         """Durably note that the backend acknowledged (or dead-lettered) this event."""
         ...
@@ -54,6 +58,10 @@ class ReadOnlyStore:
     def get(self, key: str) -> RepoState:
         """Read through."""
         return self._inner.get(key)
+
+    def polled_at(self, key: str) -> int | None:
+        """Read through."""
+        return self._inner.polled_at(key)
 
     def record_event(self, key: str, event_id: str, created_at: int) -> None:
         """Dropped."""

@@ -13,7 +13,15 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from painchain_gh.cursor import ID_MAX, NAME_MAX, RUN_STATE_MAX, ImagesCursor, RepoState
+from painchain_gh.cursor import (
+    ID_MAX,
+    IN_PROGRESS_BOUND,
+    NAME_MAX,
+    RUN_STATE_MAX,
+    DeploymentsCursor,
+    ImagesCursor,
+    RepoState,
+)
 from painchain_gh.discovery_cache import DiscoveryCache
 from painchain_gh.errors import UnstorableState
 from painchain_gh.text import escape
@@ -80,14 +88,8 @@ def check_repo_state(state: RepoState) -> RepoState:
         checked_identifier(run_id, where="runs.runs")
         checked_epoch(created, where=f"runs.runs.{run_id}")
         checked_run_state(run_state, where=f"runs.runs.{run_id}")
-    for deployment_id, (created, updated) in state.deployments.deployments.items():
-        checked_identifier(deployment_id, where="deployments.deployments")
-        checked_epoch(created, where=f"deployments.deployments.{deployment_id}")
-        if updated:  # "" when GitHub gave no updated_at
-            checked_run_state(updated, where=f"deployments.deployments.{deployment_id}")
-    for status_id, created in state.deployments.statuses.items():
-        checked_identifier(status_id, where="deployments.statuses")
-        checked_epoch(created, where=f"deployments.statuses.{status_id}")
+    _check_deployments(state.deployments)
+    _checked_optional_epoch(state.runs.read_at, where="runs.read_at")
     if state.images is not None:
         _check_images(state.images)
     for name, stream in _streams(state):
@@ -99,6 +101,23 @@ def check_repo_state(state: RepoState) -> RepoState:
     if state.discovery is not None:
         state.discovery = check_discovery(state.discovery)
     return state
+
+
+def _check_deployments(deployments: DeploymentsCursor) -> None:
+    for deployment_id, (created, updated) in deployments.deployments.items():
+        checked_identifier(deployment_id, where="deployments.deployments")
+        checked_epoch(created, where=f"deployments.deployments.{deployment_id}")
+        if updated:  # "" when GitHub gave no updated_at
+            checked_run_state(updated, where=f"deployments.deployments.{deployment_id}")
+    for status_id, created in deployments.statuses.items():
+        checked_identifier(status_id, where="deployments.statuses")
+        checked_epoch(created, where=f"deployments.statuses.{status_id}")
+    if len(deployments.in_progress) > IN_PROGRESS_BOUND:
+        raise CursorError("deployments.in_progress: too many entries")
+    for deployment_id, created in deployments.in_progress.items():
+        checked_identifier(deployment_id, where="deployments.in_progress")
+        checked_epoch(created, where=f"deployments.in_progress.{deployment_id}")
+    _checked_optional_epoch(deployments.read_at, where="deployments.read_at")
 
 
 def _check_images(images: ImagesCursor) -> None:

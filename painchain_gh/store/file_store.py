@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -168,6 +169,15 @@ def apply_to_repo(state: RepoState, record: dict[str, Any]) -> RepoState:
     return state
 
 
+_POLLED_AT = re.compile(r'^\{"last_polled_at":(\d{1,12})[,}]')
+
+
+def polled_at_of(text: str) -> int | None:
+    """``last_polled_at`` of a repository's stored JSON text (written first by ``model_dump_json``)."""
+    match = _POLLED_AT.match(text)
+    return int(match.group(1)) if match else None
+
+
 class _Seed:
     """Where a key's state starts when it has none yet: a version-1 entry its key lower-cases to."""
 
@@ -269,6 +279,14 @@ class FileStore:
         for record in pending:
             state = apply_to_repo(state, record)
         return state
+
+    def polled_at(self, key: str) -> int | None:
+        """``last_polled_at`` of the stored state, read from its text without validating all of it."""
+        with self._mutex:
+            text = self._repos.get(key)
+            if text is None:
+                text = self._seed.unmigrated.get(key.lower())
+        return polled_at_of(text) if text else None
 
     def record_event(self, key: str, event_id: str, created_at: int) -> None:
         """Journal an acknowledged event."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.doubles import cursor_repos
 from tests.e2e.conftest import Connector
 from tests.e2e.faults_support import add_integration, all_answered, delivery, kill9, start_and_hold, wait_until
 from tests.fakes import FakeGitHub
@@ -170,7 +171,7 @@ def test_cursors_in_the_backend_keep_deployments_and_the_owner_wide_images_entry
     assert connector.github.units_spent(TOKEN) == spent  # deployments and packages ETags came back too
     integration = connector.backend.integration("clx1")
     assert integration is not None
-    repos = integration["config"]["cursor"]["repos"]
+    repos = cursor_repos(integration["config"]["cursor"])
     assert set(repos) == {"acme/api-gateway", "acme/*"}
     assert len(repos["acme/api-gateway"]["deployments"]["statuses"]) == 3
     assert len(repos["acme/*"]["images"]["versions"]) == 1
