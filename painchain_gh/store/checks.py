@@ -13,7 +13,17 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from painchain_gh.cursor import ImagesCursor, RepoState
+from painchain_gh.cursor import (
+    DEPLOYMENT_ID_LIMIT,
+    ENVIRONMENTS_REMEMBERED,
+    SUCCESSES_PER_ENVIRONMENT,
+    DeploymentsCursor,
+    ImagesCursor,
+    RepoState,
+    is_sha,
+    rememberable_environment,
+    rememberable_tag,
+)
 from painchain_gh.discovery_cache import DiscoveryCache
 from painchain_gh.timeutil import MAX_EPOCH, MIN_EPOCH, is_sane_epoch
 
@@ -87,6 +97,9 @@ def check_repo_state(state: RepoState) -> RepoState:
     for status_id, created in state.deployments.statuses.items():
         checked_identifier(status_id, where="deployments.statuses")
         checked_epoch(created, where=f"deployments.statuses.{status_id}")
+    _check_successes(state.deployments)
+    if state.events.release_tag is not None and not rememberable_tag(state.events.release_tag):
+        raise CursorError("events.release_tag: not a release tag of at most 100 printable characters")
     if state.images is not None:
         _check_images(state.images)
     for name, stream in _streams(state):
@@ -98,6 +111,20 @@ def check_repo_state(state: RepoState) -> RepoState:
     if state.discovery is not None:
         state.discovery = check_discovery(state.discovery)
     return state
+
+
+def _check_successes(cursor: DeploymentsCursor) -> None:
+    """Each environment's last successful deployments: a bounded name, ids and commit SHAs."""
+    if len(cursor.successes) > ENVIRONMENTS_REMEMBERED:
+        raise CursorError("deployments.successes: too many environments")
+    for environment, entries in cursor.successes.items():
+        if not rememberable_environment(environment):
+            raise CursorError("deployments.successes: not an environment name of at most 100 printable characters")
+        if len(entries) > SUCCESSES_PER_ENVIRONMENT:
+            raise CursorError(f"deployments.successes.{environment}: too many deployments")
+        for deployment_id, sha in entries:
+            if not 0 <= deployment_id < DEPLOYMENT_ID_LIMIT or not is_sha(sha):
+                raise CursorError(f"deployments.successes.{environment}: not a deployment id and commit SHA")
 
 
 def _check_images(images: ImagesCursor) -> None:
