@@ -8,6 +8,7 @@ https://docs.github.com/en/rest/deployments/statuses
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -93,6 +94,13 @@ def to_deployment_event(
         data=data,
         tiebreak=int(key) if status is not None else int(dep_id),
     )
+
+
+def with_shipped(event: PainChainEvent, data: dict[str, Any]) -> PainChainEvent:
+    """``event`` with ``data`` (what it shipped); a rollback's or redeploy's title says so."""
+    suffix = " (rollback)" if data.get("rollback") is True else " (redeploy)" if data.get("redeploy") is True else ""
+    title = event.title if not suffix or event.title.endswith(suffix) else event.title + suffix
+    return dataclasses.replace(event, title=title, data=data)
 
 
 def _short(value: object) -> str | None:
