@@ -23,6 +23,7 @@ from urllib.parse import quote, unquote, urlencode
 from . import github_peers
 from ._server import FakeServer, RecordedRequest, Response, json_response
 from .github_app import FakeApps
+from .shipped import ShippedRoutes
 
 JSON = dict[str, Any]
 
@@ -147,6 +148,7 @@ class FakeGitHub(FakeServer):
         self.packages: dict[tuple[str, str], dict[str, JSON]] = {}
         self.package_versions: dict[tuple[str, str, str], list[JSON]] = {}
         self.apps = FakeApps(self)  # GitHub App endpoints (JWT, installations, repository lists)
+        self.shipped = ShippedRoutes()  # releases, commits' pull requests, run approvals (what shipped)
 
     @property
     def ghes_url(self) -> str:
@@ -487,6 +489,17 @@ class FakeGitHub(FakeServer):
         listed = self.apps.list_repos(req, path, spec)
         if listed is not None:
             return listed
+        shipped = self.shipped.route(
+            req,
+            path,
+            repo_exists=lambda owner, repo: self._visible_repo(owner, repo, spec) is not None,
+            deployments=lambda owner, repo: (
+                found.deployments if (found := self._visible_repo(owner, repo, spec)) else None
+            ),
+            paginate=self._paginate,
+        )
+        if shipped is not None:
+            return shipped
         route = _match_route(path)
         if route is None:
             return _message(404, "Not Found")
