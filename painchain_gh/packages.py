@@ -3,8 +3,9 @@
 ``GET /orgs/{org}/packages?package_type=container`` (``/users/{user}/packages`` when the owner
 is not an organization) is conditional; versions (``.../packages/container/{name}/versions``) are
 read only for packages whose ``updated_at`` moved. New *tagged* versions become events.
-Versions are read page after page (``Link: next``) while a page holds a version not sent yet; a
-user's versions with the parameters GitHub documents for that endpoint (no ``per_page``).
+Versions are read page after page (``Link: next``, newest first) until a page reaches a version
+already sent or older than the floor; a user's versions with the parameters GitHub documents for
+that endpoint (no ``per_page``).
 The cursor is per owner, not per repository. See https://docs.github.com/en/rest/packages/packages
 """
 
@@ -19,6 +20,7 @@ from painchain_gh.cursor import ImagesCursor, is_new_image, mark_image, package_
 from painchain_gh.enrich import RequestCounts
 from painchain_gh.errors import GitHubRepoError, GitHubTemporaryError
 from painchain_gh.github import PER_PAGE, GitHubClient, Page
+from painchain_gh.timeutil import parse_time
 from painchain_gh.transform.common import PainChainEvent, RepoContext, Skip, as_dict, as_int, as_str
 from painchain_gh.transform.images import package_context, to_image_event
 
@@ -86,10 +88,9 @@ def fetch_images(
         ctx = package_context(package, owner=owner, integration_id=integration_id, web_url=web_url)
         try:
             for page in _version_pages(client, path, user_owned=fetched.owner_kind == "users", counts=counts):
-                found = _new_images(page, package, owner=owner, ctx=ctx, cursor=cursor)
-                fetched.items.extend(found)
-                if not found:
-                    break  # versions are listed newest first: a page with nothing new ends the package
+                fetched.items.extend(_new_images(page, package, owner=owner, ctx=ctx, cursor=cursor))
+                if _reaches_known(page, cursor):
+                    break  # versions are listed newest first: the next pages were all seen
         except (GitHubRepoError, GitHubTemporaryError) as error:
             counts.add("package_versions")  # the refused request was spent too
             counts.fail("package_versions")
@@ -126,6 +127,18 @@ def _new_images(
         if is_new_image(cursor, version_id, created):
             found.append(ImageItem(built, version_id, created))
     return found
+
+
+def _reaches_known(versions: list[Any], cursor: ImagesCursor) -> bool:
+    """Whether a page holds a version already sent or created at or before the floor."""
+    for version in versions:
+        identifier = as_int(as_dict(version).get("id"))
+        created = parse_time(as_dict(version).get("created_at"))
+        if str(identifier) in cursor.versions or (
+            created is not None and cursor.floor is not None and created <= cursor.floor
+        ):
+            return True
+    return False
 
 
 def _list_packages(client: GitHubClient, path: str, etag: str | None, counts: RequestCounts) -> list[Page]:

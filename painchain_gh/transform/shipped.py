@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from painchain_gh.timeutil import format_time, parse_time
 from painchain_gh.transform.common import as_dict, as_int, as_str, first_line, login
@@ -122,8 +123,7 @@ def pulls_from_commits(commits: Sequence[Mapping[str, Any]]) -> CommitPulls:
         claimed.add(sha)
         parents = _parents(commit)
         if _MERGE.match(message) and len(parents) > 1:
-            branch_side = _branch_commits(parents[1:], by_sha)
-            claimed |= branch_side
+            claimed |= _reachable(parents[1:], by_sha) - _reachable(parents[:1], by_sha)
             head = by_sha.get(parents[1])
             author = commit_author(head) if head is not None else None
             pull = ShippedPull(number, _merge_title(message), author, parents[1], _merge_branch(message))
@@ -132,25 +132,22 @@ def pulls_from_commits(commits: Sequence[Mapping[str, Any]]) -> CommitPulls:
         found.pulls.setdefault(number, pull)
     for commit in reversed(commits):
         sha = as_str(commit.get("sha"))
-        if sha and sha not in claimed:
+        if sha and sha not in claimed and pull_reference(commit_message(commit)) is None:
             found.unexplained.append(sha)
     return found
 
 
-def _branch_commits(starts: Iterable[str], by_sha: Mapping[str, Mapping[str, Any]]) -> set[str]:
-    """The listed commits reachable from ``starts`` that name no pull request of their own."""
+def _reachable(starts: Iterable[str], by_sha: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """The listed commits reachable from ``starts`` through listed commits (a merge brought in
+    what its second parent reaches and its first does not)."""
     seen: set[str] = set()
     stack = [sha for sha in starts if sha in by_sha]
     while stack:
         sha = stack.pop()
-        if sha in seen:
-            continue
-        seen.add(sha)
-        commit = by_sha[sha]
-        if pull_reference(commit_message(commit)) is not None:
-            continue  # another pull request's commit, merged into the branch
-        stack.extend(parent for parent in _parents(commit) if parent in by_sha and parent not in seen)
-    return {sha for sha in seen if pull_reference(commit_message(by_sha[sha])) is None}
+        if sha not in seen:
+            seen.add(sha)
+            stack.extend(parent for parent in _parents(by_sha[sha]) if parent in by_sha)
+    return seen
 
 
 def pull_from_answer(item: Mapping[str, Any]) -> ShippedPull | None:
@@ -210,8 +207,13 @@ def _cut(text: str) -> str:
 
 
 def diff_url(repo_url: str, base: str, head: str) -> str:
-    """The web page comparing two commits (``/compare/{base}...{head}``)."""
-    return f"{repo_url}/compare/{base[:12]}...{head[:12]}"
+    """The web page comparing two commits or tags (``/compare/{base}...{head}``; SHAs shortened)."""
+    return f"{repo_url}/compare/{_short_ref(base)}...{_short_ref(head)}"
+
+
+def _short_ref(ref: str) -> str:
+    is_full_sha = len(ref) == 40 and all(c in "0123456789abcdef" for c in ref)
+    return ref[:12] if is_full_sha else quote(ref, safe="")
 
 
 def compare_status(compare: Mapping[str, Any] | None) -> str | None:
