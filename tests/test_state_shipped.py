@@ -40,12 +40,15 @@ def test_remembered_successes_are_bounded() -> None:
     cursor = DeploymentsCursor()
     for n in range(10):
         remember_success(cursor, "production", n, SHA)
-    assert [entry[0] for entry in cursor.successes["production"]] == [7, 8, 9]
+    assert [entry[0] for entry in cursor.successes["production"]] == [8, 9]
     assert len(cursor.successes["production"]) == SUCCESSES_PER_ENVIRONMENT
     for n in range(ENVIRONMENTS_REMEMBERED + 5):
         remember_success(cursor, f"preview-{n}", 100 + n, SHA)
     assert len(cursor.successes) == ENVIRONMENTS_REMEMBERED
-    assert "preview-14" in cursor.successes and "production" not in cursor.successes  # the stalest went
+    newest = f"preview-{ENVIRONMENTS_REMEMBERED + 4}"
+    assert newest in cursor.successes and "production" not in cursor.successes  # the stalest went
+    size = len(json.dumps(cursor.successes))
+    assert size < 700, size  # per repository, at most
 
 
 @pytest.mark.parametrize(
@@ -71,10 +74,10 @@ def test_a_release_tag_that_cannot_be_stored_is_forgotten() -> None:
     ("change", "where"),
     [
         ({"deployments": {"successes": {"x" * 101: [[1, SHA]]}}}, "deployments.successes"),
-        ({"deployments": {"successes": {"production": [[1, SHA]] * 4}}}, "too many deployments"),
+        ({"deployments": {"successes": {"production": [[1, SHA]] * 3}}}, "too many deployments"),
         ({"deployments": {"successes": {"production": [[1, "zz"]]}}}, "deployment id and commit SHA"),
         ({"deployments": {"successes": {"production": [[-1, SHA]]}}}, "deployment id and commit SHA"),
-        ({"deployments": {"successes": {f"e{n}": [[1, SHA]] for n in range(11)}}}, "too many environments"),
+        ({"deployments": {"successes": {f"e{n}": [[1, SHA]] for n in range(6)}}}, "too many environments"),
         ({"events": {"release_tag": "v1\u202e"}}, "events.release_tag"),
         ({"events": {"release_tag": "v" * 101}}, "events.release_tag"),
     ],
