@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from painchain_gh.timeutil import format_time, parse_time
+from painchain_gh.transform.change_kinds import change_kinds, shipped_facts
 from painchain_gh.transform.common import (
     PainChainEvent,
     RepoContext,
@@ -87,6 +88,8 @@ def to_deployment_event(
             "created_at": format_time(moment),
         }
     )
+    # From the ref alone until a comparison with the previous deployment says more (painchain_gh.shipped).
+    data["change_kinds"] = change_kinds(shipped_facts("deployment", None, {}, ref=data["ref"]))
     return ctx.event(
         title=f"Deployment to {environment}: {state}",
         moment=moment,
