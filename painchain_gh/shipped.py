@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
+from painchain_gh.cursor import is_sha
 from painchain_gh.github import GitHubClient
 from painchain_gh.transform.change_kinds import change_kinds, shipped_facts
 from painchain_gh.transform.common import as_dict, as_int, as_str
@@ -169,7 +170,7 @@ class ShippedLookups:
         explained = pulls_from_commits(_commits(compare))
         answers: list[Mapping[str, Any]] = []
         complete = True
-        for sha in explained.unexplained[:MAX_COMMIT_LOOKUPS]:
+        for sha in [sha for sha in explained.unexplained if is_sha(sha)][:MAX_COMMIT_LOOKUPS]:
             found = self.commit_pulls(sha)
             if found is None:
                 complete = False
