@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from painchain_gh.transform import RepoContext, to_run_event
+from painchain_gh.transform import RepoContext, to_event, to_run_event
 from painchain_gh.transform.common import PainChainEvent
+from painchain_gh.transform.details import with_compare
 from painchain_gh.transform.shipped import (
     ShippedPull,
     approval_fields,
@@ -219,3 +220,17 @@ def test_a_run_names_the_open_pull_requests_github_lists() -> None:
     event = to_run_event(run, CTX)
     assert isinstance(event, PainChainEvent)
     assert (event.data["pull_request_numbers"], event.data["pull_requests"]) == ([12], ["#12"])
+
+
+def test_a_push_of_more_than_250_commits_says_so() -> None:
+    compare = load("compare_over-250-commits_2021.hub4j.trimmed.json")
+    raw = {
+        **load("event_PushEvent_post-2025-10_hand-trimmed.octocrab.json"),
+        "id": "1",
+        "created_at": "2026-01-01T00:00:00Z",
+    }
+    event = to_event(raw, CTX)
+    assert isinstance(event, PainChainEvent)
+    pushed = with_compare(event, compare)
+    assert pushed.title.endswith("(283 commits)") and pushed.data["commits_truncated"] is True
+    assert pushed.data["change_kinds"] == ["dependency", "ci", "revert"]

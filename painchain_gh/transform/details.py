@@ -63,6 +63,8 @@ def with_compare(event: PainChainEvent, compare: Mapping[str, Any] | None) -> Pa
         "pull_requests": [pull_line(pull) for _, pull in sorted(pulls.items(), reverse=True)],
         "pull_request_numbers": sorted(pulls, reverse=True),
     }
+    if count > len(commits):
+        data["commits_truncated"] = True  # GitHub lists at most 250 commits of a comparison
     status = compare_status(compare)
     if status is not None:
         data["compare_status"] = status
