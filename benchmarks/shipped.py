@@ -125,9 +125,9 @@ def says(data: dict[str, Any]) -> str:
     elif data.get("redeploy"):
         parts.append("redeploy")
     elif "commit_count" in data:
-        parts.append(
-            f"{data['commit_count']} commits: {', '.join(data.get('pull_requests') or []) or 'no pull request'}"
-        )
+        count = data["commit_count"]
+        pulls = ", ".join(data.get("pull_requests") or []) or "no pull request"
+        parts.append(f"{count} commit{'s' if count != 1 else ''}: {pulls}")
     if data.get("pr_approvers"):
         parts.append(f"reviewed by {', '.join(data['pr_approvers'])}")
     if data.get("deploy_approvers"):
