@@ -11,14 +11,17 @@ deadline and the rate-limit reserve, and is counted per kind in :class:`RequestC
   has them (GHES full payloads), and for a pull request the list pages did not have;
 - ``merged``: ``GET /pulls/{n}/reviews`` and ``/files``; ``opened``: ``/files``; reviews: ``/reviews``;
 - a trimmed push: ``GET /compare/{before}...{head}`` (never changes, cached per run);
-- a run completed as ``failure``/``timed_out``: ``GET /actions/runs/{id}/jobs?filter=latest``.
+- a run completed as ``failure``/``timed_out``: ``GET /actions/runs/{id}/jobs?filter=latest``, and
+  for a push-triggered one whose head commit names no pull request, ``GET /commits/{sha}/pulls``;
+- a published release: what it shipped since the previous one (:mod:`painchain_gh.shipped`).
 
 Events that get no details (a repository's first-sync history older than ``--backfill-details``,
 see :mod:`painchain_gh.poll`) ask for none of these but the list: they go out with the title,
 author and state the list gives, marked ``details_skipped: true``.
 
 When a request fails (deadline, rate limit, any GitHub error), the event still goes out with
-``details_missing: true``; it is never held back. Each object is asked for at most once per run.
+``details_missing: true``; it is never held back. Each object is asked for at most once per run,
+and the run keeps only the fields the transforms read of each (:mod:`painchain_gh.transform.slim`).
 """
 
 from __future__ import annotations
@@ -58,7 +61,9 @@ T = TypeVar("T")
 
 class RequestCounts:
     """Extra requests per kind (``compare``, ``pull_list``, ``pull``, ``reviews``, ``files``, ``jobs``,
-    ``deployments``, ``deployment_statuses``, ``packages``, ``package_versions``) and failures."""
+    ``deployments``, ``deployment_statuses``, ``packages``, ``package_versions``, and what shipped:
+    ``deploy_compare``, ``deploy_previous``, ``release_compare``, ``releases``, ``commit_pulls``,
+    ``run_approvals``) and failures."""
 
     def __init__(self) -> None:
         self._requests: Counter[str] = Counter()
