@@ -24,6 +24,12 @@ DEPLOYMENTS_WINDOW = 200
 STATUSES_WINDOW = 1000  # a deployment has a handful of statuses (queued, in_progress, success, inactive)
 IMAGES_WINDOW = 500
 IN_PROGRESS_BOUND = 50  # deployments still in progress that a repository remembers
+SUCCESSES_PER_ENVIRONMENT = 2  # the last deployments that reached success, per environment
+ENVIRONMENTS_REMEMBERED = 5  # about 130 bytes each in the state: the backend keeps 100 kB for all repositories
+ENVIRONMENT_MAX = 100  # longer environment names are not remembered (GitHub allows 255)
+RELEASE_TAG_MAX = 100  # a longer tag is not remembered
+SHA_MIN, SHA_MAX = 7, 64
+DEPLOYMENT_ID_LIMIT = 10**18  # ids at or above it are not remembered
 
 # Bounds of what a cursor stores, checked the same way when it is written and when it is read
 # (store/checks.py): a value a run writes is always one the next run can read.
@@ -41,6 +47,9 @@ class EventsCursor(BaseModel):
     seen: dict[str, int] = Field(default_factory=dict, description="event id -> created_at (epoch seconds)")
     etag: str | None = None
     etag_owner: str | None = Field(default=None, description="fingerprint of the token the ETag was got with")
+    release_tag: str | None = Field(
+        default=None, description="the tag of the last full release sent (what the next release is compared with)"
+    )
 
 
 class RunsCursor(BaseModel):
@@ -80,6 +89,10 @@ class DeploymentsCursor(BaseModel):
     in_progress: dict[str, int] = Field(
         default_factory=dict,
         description="deployment id -> created_at, for deployments whose latest status is not final yet",
+    )
+    successes: dict[str, list[tuple[int, str]]] = Field(
+        default_factory=dict,
+        description="environment -> its last deployments that reached success, oldest first: (deployment id, sha)",
     )
 
 
@@ -264,3 +277,44 @@ def mark_image(cursor: ImagesCursor, version_id: str, created_at: int, *, window
     """Record a tagged version as sent."""
     cursor.versions[version_id] = created_at
     cursor.floor = _evict(cursor.versions, cursor.floor, window)
+
+
+def is_sha(value: object) -> bool:
+    """A commit SHA as GitHub writes it: 7 to 64 lower-case hexadecimal characters."""
+    return isinstance(value, str) and SHA_MIN <= len(value) <= SHA_MAX and all(c in "0123456789abcdef" for c in value)
+
+
+def rememberable_environment(name: object) -> bool:
+    """An environment name short and plain enough to be a state key."""
+    return isinstance(name, str) and 0 < len(name) <= ENVIRONMENT_MAX and name.isprintable()
+
+
+def rememberable_tag(tag: object) -> bool:
+    """A release tag short and plain enough to be remembered."""
+    return isinstance(tag, str) and 0 < len(tag) <= RELEASE_TAG_MAX and tag.isprintable()
+
+
+def previous_success(cursor: DeploymentsCursor, environment: str, deployment_id: int) -> tuple[int, str] | None:
+    """The newest remembered deployment to ``environment`` that reached success before ``deployment_id``
+    (GitHub's deployment ids grow with time)."""
+    older = [entry for entry in cursor.successes.get(environment, []) if entry[0] < deployment_id]
+    return max(older) if older else None
+
+
+def remember_success(cursor: DeploymentsCursor, environment: str, deployment_id: int, sha: str) -> None:
+    """Record that a deployment to ``environment`` reached success; bounded per environment and in
+    environments (the one whose newest success is the oldest goes). Names and SHAs that could not
+    be stored are ignored (the next deployment to that environment looks its predecessor up)."""
+    if not rememberable_environment(environment) or not is_sha(sha) or not 0 <= deployment_id < DEPLOYMENT_ID_LIMIT:
+        return
+    entries = {entry[0]: entry for entry in cursor.successes.get(environment, [])}
+    entries[deployment_id] = (deployment_id, sha)
+    cursor.successes[environment] = sorted(entries.values())[-SUCCESSES_PER_ENVIRONMENT:]
+    while len(cursor.successes) > ENVIRONMENTS_REMEMBERED:
+        stalest = min(cursor.successes, key=lambda name: (max(cursor.successes[name], default=(0, "")), name))
+        del cursor.successes[stalest]
+
+
+def remember_release(cursor: EventsCursor, tag: str) -> None:
+    """Record the last full release sent (a tag that could not be stored is forgotten instead)."""
+    cursor.release_tag = tag if rememberable_tag(tag) else None

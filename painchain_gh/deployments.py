@@ -5,10 +5,18 @@ answered 304 for free. GitHub bumps a deployment's ``updated_at`` when a status 
 statuses (``GET /deployments/{id}/statuses``) are read only for deployments that are new or whose
 ``updated_at`` moved. Each status is its own event, sent once (late and out-of-order safe: the
 cursor keys statuses by id, not by time). See https://docs.github.com/en/rest/deployments
+
+What a deployment shipped (with ``shipped`` lookups, :mod:`painchain_gh.shipped`): its first new
+status in a run does the work and the deployment's other new statuses of that run carry the same
+fields (every lookup is cached per run). The baseline is the last deployment to the same
+environment that reached success, remembered per environment in the cursor (``successes``), so it
+costs nothing once known. ``inactive`` statuses (a deployment replaced) and first-sync history
+older than ``--backfill-details`` get only what the state already knows.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,15 +26,25 @@ from painchain_gh.cursor import (
     DeploymentsCursor,
     deployment_needs_statuses,
     is_new_status,
+    is_sha,
     mark_deployment,
     mark_status,
+    previous_success,
+    remember_success,
 )
 from painchain_gh.enrich import RequestCounts
 from painchain_gh.errors import GitHubRepoError, GitHubTemporaryError
 from painchain_gh.github import GitHubClient
+from painchain_gh.shipped import Baseline, ShippedLookups
 from painchain_gh.timeutil import parse_time
-from painchain_gh.transform.common import PainChainEvent, RepoContext, Skip, as_str
-from painchain_gh.transform.deployments import deployment_id, deployment_times, status_key, to_deployment_event
+from painchain_gh.transform.common import PainChainEvent, RepoContext, Skip, as_dict, as_str
+from painchain_gh.transform.deployments import (
+    deployment_id,
+    deployment_times,
+    status_key,
+    to_deployment_event,
+    with_shipped,
+)
 
 UNFINISHED_STATES = frozenset({"queued", "pending", "in_progress"})  # a deployment with no status is pending too
 MAX_DEPLOYMENT_PAGES = 3
@@ -52,6 +70,7 @@ class DeploymentsFetched:
     etag: str | None = None
     not_modified: bool = False
     complete: bool = True  # False when some deployment's statuses could not be read
+    statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # deployment id -> statuses read
     warning: str | None = None
     ignored: int = 0
     in_progress: dict[str, int] = field(default_factory=dict)  # read now: latest status not final (id -> created)
@@ -65,9 +84,13 @@ def fetch_deployments(
     *,
     etag: str | None,
     counts: RequestCounts,
+    shipped: ShippedLookups | None = None,
+    details_since: int | None = None,
 ) -> DeploymentsFetched:
     """New deployment events of ``ctx``'s repository, oldest first. ``cursor.floor`` must be set
-    (``start_floor``). Rate-limit, auth and deadline errors propagate like the other streams'."""
+    (``start_floor``). Rate-limit, auth and deadline errors propagate like the other streams'.
+    With ``shipped``, each deployment says what it shipped (statuses created before
+    ``details_since``, a first sync's older history, only what the state knows)."""
     base = f"/repos/{ctx.owner}/{ctx.repo}/deployments"
     fetched = DeploymentsFetched()
     deployments: list[dict[str, Any]] = []
@@ -84,9 +107,13 @@ def fetch_deployments(
         below_floor = cursor.floor is not None and any(created <= cursor.floor for created, _ in times)
         if not page.next_url or reached_known or below_floor or number >= MAX_DEPLOYMENT_PAGES:
             break
-    for deployment in deployments:
+    # Oldest first, so that a deployment that reached success is the baseline of the next ones.
+    for deployment in sorted(deployments, key=lambda item: int(deployment_id(item) or 0)):
         _collect(client, deployment, ctx=ctx, cursor=cursor, fetched=fetched, counts=counts)
+        if shipped is not None:
+            _what_shipped(shipped, deployment, cursor=cursor, fetched=fetched, since=details_since, counts=counts)
     fetched.items.sort(key=lambda item: item.event.sort_key)
+    fetched.statuses.clear()  # read once, used above
     return fetched
 
 
@@ -125,6 +152,7 @@ def _collect(
         fetched.in_progress[identifier] = created
     else:
         fetched.finished.add(identifier)
+    fetched.statuses[identifier] = statuses
     candidates: list[dict[str, Any] | None] = [*statuses] if statuses else [None]
     for status in candidates:
         key = status_key(deployment, status)
@@ -140,6 +168,83 @@ def _collect(
             continue
         fetched.items.append(DeploymentItem(built, key, moment, identifier))
     fetched.settled[identifier] = (created, updated)
+
+
+def _what_shipped(
+    shipped: ShippedLookups,
+    deployment: dict[str, Any],
+    *,
+    cursor: DeploymentsCursor,
+    fetched: DeploymentsFetched,
+    since: int | None,
+    counts: RequestCounts,
+) -> None:
+    """Add what ``deployment`` shipped to its new status events, and remember it as its
+    environment's latest success when one of its statuses says so."""
+    identifier = deployment_id(deployment)
+    environment, sha = as_str(deployment.get("environment")) or "", as_str(deployment.get("sha")) or ""
+    if identifier is None or identifier not in fetched.statuses:
+        return
+    number, statuses = int(identifier), fetched.statuses[identifier]
+    positions = [i for i, item in enumerate(fetched.items) if item.deployment_id == identifier]
+    active = [i for i in positions if fetched.items[i].event.data.get("state") != "inactive"]
+    baseline = _baseline(cursor, environment, number)
+    if active and since is not None and all(fetched.items[i].created < since for i in active):
+        counts.skip("deployment")
+        extra: dict[str, Any] = {**_known(shipped, baseline, sha), "details_skipped": True}
+        _decorate(fetched, active, extra)
+        active = []
+    elif active and is_sha(sha):
+        if baseline is None:
+            looked_up = shipped.previous_deployment(environment, number)
+            if isinstance(looked_up, Baseline):
+                remember_success(cursor, environment, looked_up.deployment_id, looked_up.sha)
+                baseline = looked_up
+            elif looked_up is False:
+                _decorate(fetched, active, {"details_missing": True})
+        extra = _known(shipped, baseline, sha)
+        missing = False
+        if baseline is not None:
+            found = shipped.shipped(
+                baseline.sha, sha, kind="deploy_compare", event_type="deployment", ref=as_str(deployment.get("ref"))
+            )
+            extra.update(found.fields)
+            missing = found.missing
+        approval = shipped.approval(environment, statuses)
+        extra.update(approval.fields)
+        if missing or approval.missing:
+            extra["details_missing"] = True
+        _decorate(fetched, active, extra)
+    inactive = [i for i in positions if i not in active]
+    _decorate(fetched, inactive, _known(shipped, baseline, sha), only_new=True)
+    if is_sha(sha) and any(as_dict(status).get("state") == "success" for status in statuses):
+        remember_success(cursor, environment, number, sha)
+
+
+def _baseline(cursor: DeploymentsCursor, environment: str, number: int) -> Baseline | None:
+    known = previous_success(cursor, environment, number)
+    return Baseline(*known) if known is not None else None
+
+
+def _known(shipped: ShippedLookups, baseline: Baseline | None, sha: str) -> dict[str, Any]:
+    """What the state alone tells: the previous deployment, the diff link, a redeploy."""
+    if baseline is None:
+        return {}
+    fields: dict[str, Any] = {"previous_deployment_id": baseline.deployment_id, "previous_sha": baseline.sha}
+    if is_sha(sha):
+        fields["diff_url"] = f"{shipped.repo_url}/compare/{baseline.sha[:12]}...{sha[:12]}"
+        if baseline.sha == sha:
+            fields["redeploy"] = True
+    return fields
+
+
+def _decorate(
+    fetched: DeploymentsFetched, positions: list[int], extra: dict[str, Any], *, only_new: bool = False
+) -> None:
+    for position in positions:
+        item = fetched.items[position]
+        data = {**extra, **item.event.data} if only_new else {**item.event.data, **extra}
+        fetched.items[position] = dataclasses.replace(item, event=with_shipped(item.event, data))
 
 
 def acknowledge(cursor: DeploymentsCursor, item: DeploymentItem) -> None:

@@ -11,18 +11,22 @@ deadline and the rate-limit reserve, and is counted per kind in :class:`RequestC
   has them (GHES full payloads), and for a pull request the list pages did not have;
 - ``merged``: ``GET /pulls/{n}/reviews`` and ``/files``; ``opened``: ``/files``; reviews: ``/reviews``;
 - a trimmed push: ``GET /compare/{before}...{head}`` (never changes, cached per run);
-- a run completed as ``failure``/``timed_out``: ``GET /actions/runs/{id}/jobs?filter=latest``.
+- a run completed as ``failure``/``timed_out``: ``GET /actions/runs/{id}/jobs?filter=latest``, and
+  for a push-triggered one whose head commit names no pull request, ``GET /commits/{sha}/pulls``;
+- a published release: what it shipped since the previous one (:mod:`painchain_gh.shipped`).
 
 Events that get no details (a repository's first-sync history older than ``--backfill-details``,
 see :mod:`painchain_gh.poll`) ask for none of these but the list: they go out with the title,
 author and state the list gives, marked ``details_skipped: true``.
 
 When a request fails (deadline, rate limit, any GitHub error), the event still goes out with
-``details_missing: true``; it is never held back. Each object is asked for at most once per run.
+``details_missing: true``; it is never held back. Each object is asked for at most once per run,
+and the run keeps only the fields the transforms read of each (:mod:`painchain_gh.transform.slim`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -31,6 +35,7 @@ from typing import Any, TypeVar, cast
 
 from painchain_gh.errors import DeadlineReached, GitHubError
 from painchain_gh.github import GitHubClient
+from painchain_gh.shipped import ShippedLookups
 from painchain_gh.timeutil import parse_time
 from painchain_gh.transform.common import PainChainEvent, as_dict, as_int, as_str
 from painchain_gh.transform.details import (
@@ -43,6 +48,8 @@ from painchain_gh.transform.details import (
     with_reviews,
 )
 from painchain_gh.transform.events import pull_number
+from painchain_gh.transform.shipped import ShippedPull, pull_line
+from painchain_gh.transform.slim import slim_compare, slim_files, slim_jobs, slim_pull, slim_reviews
 
 ZERO_SHA = "0" * 40
 MAX_JOB_PAGES = 3
@@ -54,7 +61,9 @@ T = TypeVar("T")
 
 class RequestCounts:
     """Extra requests per kind (``compare``, ``pull_list``, ``pull``, ``reviews``, ``files``, ``jobs``,
-    ``deployments``, ``deployment_statuses``, ``packages``, ``package_versions``) and failures."""
+    ``deployments``, ``deployment_statuses``, ``packages``, ``package_versions``, and what shipped:
+    ``deploy_compare``, ``deploy_previous``, ``release_compare``, ``releases``, ``commit_pulls``,
+    ``run_approvals``) and failures."""
 
     def __init__(self) -> None:
         self._requests: Counter[str] = Counter()
@@ -160,7 +169,7 @@ class Enricher:
                     self.counts.add("pull_list")
                     for item in page.items:
                         if (number := as_int(as_dict(item).get("number"))) is not None:
-                            listed[number] = item
+                            listed[number] = slim_pull(item)
                     updated = [t for item in page.items if (t := parse_time(as_dict(item).get("updated_at")))]
                     if numbers <= listed.keys() or count >= MAX_PULL_LIST_PAGES:
                         break
@@ -178,7 +187,8 @@ class Enricher:
     def _pull(self, client: GitHubClient, owner: str, repo: str, number: int) -> Mapping[str, Any] | None:
         def fetch() -> Mapping[str, Any] | None:
             self.counts.add("pull")
-            return client.get_object(f"/repos/{owner}/{repo}/pulls/{number}")
+            answer = client.get_object(f"/repos/{owner}/{repo}/pulls/{number}")
+            return slim_pull(answer) if answer is not None else None
 
         result = self._once(client, ("pull", owner, repo, str(number)), "pull", fetch)
         return result if isinstance(result, Mapping) else None
@@ -189,7 +199,8 @@ class Enricher:
 
         def fetch() -> list[Any]:
             self.counts.add(kind)
-            return next(iter(client.iter_pages(path, etag=None))).items
+            items = next(iter(client.iter_pages(path, etag=None))).items
+            return slim_reviews(items) if kind == "reviews" else slim_files(items)
 
         result = self._once(client, (kind, owner, repo, str(number)), kind, fetch)
         return result if isinstance(result, list) else None
@@ -218,14 +229,19 @@ class Enricher:
         event: PainChainEvent,
         *,
         detailed: bool = True,
+        previous_tag: str | None = None,
+        web_url: str = "https://github.com",
     ) -> PainChainEvent:
         """``event`` (built from ``raw``) with the details its kind needs; never raises for GitHub.
         With ``detailed`` false nothing is asked, and an event that needed something is marked
-        ``details_skipped``."""
+        ``details_skipped``. A release is compared with ``previous_tag`` (None: looked up)."""
         payload = as_dict(raw.get("payload"))
         kind = raw.get("type")
         if kind == "PushEvent":
             return self._push(client, owner, repo, payload, event, detailed=detailed)
+        if kind == "ReleaseEvent":
+            lookups = ShippedLookups(self, client, owner, repo, repo_url=f"{web_url}/{owner}/{repo}")
+            return self._release(lookups, payload, event, previous_tag=previous_tag, detailed=detailed)
         number = pull_number(raw)
         if number is None or kind not in ("PullRequestEvent", "PullRequestReviewEvent"):
             return event
@@ -256,6 +272,8 @@ class Enricher:
         before, head = as_str(payload.get("before")), as_str(payload.get("head"))
         if isinstance(payload.get("commits"), list) or not before or not head:
             return event
+        if (as_str(payload.get("ref")) or "").startswith("refs/tags/"):
+            return event  # a tag moved or was created: it carries no commits of its own
         if ZERO_SHA in (before, head) or not (_is_sha(before) and _is_sha(head)):
             return event  # a new branch (nothing to compare with) or a deletion
         if not detailed:
@@ -264,12 +282,43 @@ class Enricher:
 
         def fetch() -> Mapping[str, Any] | None:
             self.counts.add("compare")
-            return client.get_object(f"/repos/{owner}/{repo}/compare/{before}...{head}")
+            answer = client.get_object(f"/repos/{owner}/{repo}/compare/{before}...{head}")
+            return slim_compare(answer) if answer is not None else None
 
         result = self._once(client, ("compare", owner, repo, before, head), "compare", fetch)
         if not isinstance(result, Mapping):
             return missing(event)
         return with_compare(event, result)
+
+    def _release(
+        self,
+        lookups: ShippedLookups,
+        payload: Mapping[str, Any],
+        event: PainChainEvent,
+        *,
+        previous_tag: str | None,
+        detailed: bool,
+    ) -> PainChainEvent:
+        """A published release with what it carries since the previous one (``previous_tag``,
+        ``release_compare``, pull requests, change kinds)."""
+        release = as_dict(payload.get("release"))
+        tag = as_str(release.get("tag_name"))
+        if tag is None or release.get("draft") is True:
+            return event
+        if not detailed:
+            self.counts.skip("release")
+            return skipped(event)
+        base: str | bool | None = previous_tag if previous_tag != tag else None
+        if base is None:
+            base = lookups.previous_release_tag(tag, prerelease=release.get("prerelease") is True)
+        if base is False:
+            return missing(event)
+        if not isinstance(base, str):
+            return dataclasses.replace(event, data={**event.data, "previous_tag": None})  # the first release
+        found = lookups.shipped(base, tag, kind="release_compare", event_type="release", ref=None)
+        data = {**event.data, "previous_tag": base, **found.fields}
+        data.pop("redeploy", None)
+        return dataclasses.replace(event, data={**data, "details_missing": True} if found.missing else data)
 
     def enrich_run(
         self,
@@ -298,15 +347,45 @@ class Enricher:
                 client.iter_query_pages(path, {"filter": "latest"}, etag=None, list_key="jobs"), start=1
             ):
                 self.counts.add("jobs")
-                jobs.extend(page.items)
+                jobs.extend(slim_jobs(page.items))
                 if number >= MAX_JOB_PAGES:
                     break
             return jobs
 
         result = self._once(client, ("jobs", owner, repo, str(run_id), attempt), "jobs", fetch)
-        return with_failed_jobs(event, run, result if isinstance(result, list) else None)
+        event = with_failed_jobs(event, run, result if isinstance(result, list) else None)
+        return self._run_pull(client, owner, repo, run, event)
+
+    def _run_pull(
+        self, client: GitHubClient, owner: str, repo: str, run: Mapping[str, Any], event: PainChainEvent
+    ) -> PainChainEvent:
+        """A failed push-triggered run that names no pull request: the one its head commit came from
+        (``GET /commits/{sha}/pulls``, cached per run; several runs of one push share it)."""
+        head = as_str(run.get("head_sha"))
+        if event.data.get("pull_request_numbers") or run.get("event") != "push" or head is None or not _is_sha(head):
+            return event
+        found = ShippedLookups(self, client, owner, repo, repo_url="").run_pull(head)
+        if found is False:
+            return missing(event)
+        if not isinstance(found, int) or isinstance(found, bool):
+            return event
+        data = {**event.data, "pull_request_numbers": [found], "pull_requests": [pull_line(ShippedPull(found))]}
+        return dataclasses.replace(event, data=data)
 
     # -- cache ----------------------------------------------------------------------------
+
+    def once(self, client: GitHubClient, key: tuple[str, ...], kind: str, fetch: Callable[[], T]) -> T | None:
+        """``fetch()`` at most once per run and key (see :meth:`_once`), for the lookups of
+        :mod:`painchain_gh.shipped`."""
+        return self._once(client, key, kind, fetch)
+
+    def count(self, kind: str) -> None:
+        """Count one request of ``kind``."""
+        self.counts.add(kind)
+
+    def reviews(self, client: GitHubClient, owner: str, repo: str, number: int) -> list[Any] | None:
+        """A pull request's reviews (first page), the same cached answer its merge event uses."""
+        return self._pull_page(client, owner, repo, number, "reviews")
 
     def _once(self, client: GitHubClient, key: tuple[str, ...], kind: str, fetch: Callable[[], T]) -> T | None:
         """``fetch()`` at most once per run and key, even when several threads ask at once (the

@@ -316,10 +316,18 @@ class GitHubClient:
         return self.iter_query_pages(path, {}, etag=etag, list_key=list_key)
 
     def iter_query_pages(
-        self, path: str, query: dict[str, str], *, etag: str | None, list_key: str | None = None
+        self,
+        path: str,
+        query: dict[str, str],
+        *,
+        etag: str | None,
+        list_key: str | None = None,
+        per_page: int | None = PER_PAGE,
     ) -> Iterator[Page]:
-        """:meth:`iter_pages` for a list endpoint that needs query parameters (``state=all``, ...)."""
-        url: str | None = f"{self.api_url}{path}?{urlencode({**query, 'per_page': str(PER_PAGE)})}"
+        """:meth:`iter_pages` for a list endpoint that needs query parameters (``state=all``, ...);
+        ``per_page=None`` for an endpoint that documents no page size (GitHub's default applies)."""
+        params = {**query, "per_page": str(per_page)} if per_page is not None else query
+        url: str | None = f"{self.api_url}{path}?{urlencode(params)}" if params else f"{self.api_url}{path}"
         conditional = etag
         while url:
             page = self._get_page(url, etag=conditional, list_key=list_key)

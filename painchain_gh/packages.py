@@ -3,11 +3,15 @@
 ``GET /orgs/{org}/packages?package_type=container`` (``/users/{user}/packages`` when the owner
 is not an organization) is conditional; versions (``.../packages/container/{name}/versions``) are
 read only for packages whose ``updated_at`` moved. New *tagged* versions become events.
+Versions are read page after page (``Link: next``, newest first) until a page reaches a version
+already sent or older than the floor; a user's versions with the parameters GitHub documents for
+that endpoint (no ``per_page``).
 The cursor is per owner, not per repository. See https://docs.github.com/en/rest/packages/packages
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -15,11 +19,13 @@ from urllib.parse import quote
 from painchain_gh.cursor import NAME_MAX, ImagesCursor, is_new_image, mark_image, package_changed
 from painchain_gh.enrich import RequestCounts
 from painchain_gh.errors import GitHubRepoError, GitHubTemporaryError
-from painchain_gh.github import GitHubClient, Page
-from painchain_gh.transform.common import PainChainEvent, Skip, as_dict, as_int, as_str
+from painchain_gh.github import PER_PAGE, GitHubClient, Page
+from painchain_gh.timeutil import parse_time
+from painchain_gh.transform.common import PainChainEvent, RepoContext, Skip, as_dict, as_int, as_str
 from painchain_gh.transform.images import package_context, to_image_event
 
 MAX_PACKAGE_PAGES = 3
+MAX_VERSION_PAGES = 5
 OWNER_KINDS = ("orgs", "users")
 QUERY = {"package_type": "container"}
 
@@ -79,25 +85,60 @@ def fetch_images(
         if name is None or len(name) > NAME_MAX or not package_changed(cursor, name, updated):
             continue  # a name longer than any registry allows is no package the cursor can remember
         path = f"/{fetched.owner_kind}/{owner}/packages/container/{quote(name, safe='')}/versions"
+        ctx = package_context(package, owner=owner, integration_id=integration_id, web_url=web_url)
         try:
-            counts.add("package_versions")
-            versions = next(iter(client.iter_pages(path, etag=None))).items
+            for page in _version_pages(client, path, user_owned=fetched.owner_kind == "users", counts=counts):
+                fetched.items.extend(_new_images(page, package, owner=owner, ctx=ctx, cursor=cursor))
+                if _reaches_known(page, cursor):
+                    break  # versions are listed newest first: the next pages were all seen
         except (GitHubRepoError, GitHubTemporaryError) as error:
+            counts.add("package_versions")  # the refused request was spent too
             counts.fail("package_versions")
             fetched.complete, fetched.warning = False, f"versions of {name} not readable: {error}"
             continue
-        ctx = package_context(package, owner=owner, integration_id=integration_id, web_url=web_url)
-        for version in versions:
-            built = to_image_event(package, as_dict(version), owner=owner, ctx=ctx)
-            if isinstance(built, Skip):
-                continue
-            version_id = str(as_int(as_dict(version).get("id")))
-            created = built.sort_key[0]
-            if is_new_image(cursor, version_id, created):
-                fetched.items.append(ImageItem(built, version_id, created))
         fetched.settled[name] = updated
     fetched.items.sort(key=lambda item: item.event.sort_key)
     return fetched
+
+
+def _version_pages(client: GitHubClient, path: str, *, user_owned: bool, counts: RequestCounts) -> Iterator[list[Any]]:
+    """Pages of a package's versions, newest first, at most :data:`MAX_VERSION_PAGES`. A user's
+    package is asked with the parameters GitHub documents for it (none: GitHub's page size), an
+    organization's with ``per_page=100``; both follow ``Link: next``."""
+    pages = client.iter_query_pages(path, {}, etag=None, per_page=None if user_owned else PER_PAGE)
+    for number, page in enumerate(pages, start=1):
+        counts.add("package_versions")
+        yield page.items
+        if not page.next_url or number >= MAX_VERSION_PAGES:
+            return
+
+
+def _new_images(
+    versions: list[Any], package: dict[str, Any], *, owner: str, ctx: RepoContext, cursor: ImagesCursor
+) -> list[ImageItem]:
+    """The tagged versions of one page not sent yet."""
+    found: list[ImageItem] = []
+    for version in versions:
+        built = to_image_event(package, as_dict(version), owner=owner, ctx=ctx)
+        if isinstance(built, Skip):
+            continue
+        version_id = str(as_int(as_dict(version).get("id")))
+        created = built.sort_key[0]
+        if is_new_image(cursor, version_id, created):
+            found.append(ImageItem(built, version_id, created))
+    return found
+
+
+def _reaches_known(versions: list[Any], cursor: ImagesCursor) -> bool:
+    """Whether a page holds a version already sent or created at or before the floor."""
+    for version in versions:
+        identifier = as_int(as_dict(version).get("id"))
+        created = parse_time(as_dict(version).get("created_at"))
+        if str(identifier) in cursor.versions or (
+            created is not None and cursor.floor is not None and created <= cursor.floor
+        ):
+            return True
+    return False
 
 
 def _list_packages(client: GitHubClient, path: str, etag: str | None, counts: RequestCounts) -> list[Page]:

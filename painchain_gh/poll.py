@@ -21,7 +21,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from painchain_gh import deployments
-from painchain_gh.cursor import RepoState, is_changed_run, is_new_event, mark_event, start_floor
+from painchain_gh.cursor import RepoState, is_changed_run, is_new_event, mark_event, remember_release, start_floor
 from painchain_gh.deployments import DeploymentsFetched
 from painchain_gh.enrich import Enricher
 from painchain_gh.errors import GitHubAuthError, GitHubRepoError
@@ -31,6 +31,7 @@ from painchain_gh.jobs import RepoJob
 from painchain_gh.paging import Fetched, created_at, fetch_events, fetch_runs
 from painchain_gh.poll_images import OwnerClaims, poll_images
 from painchain_gh.results import RepoResult, RepoStatus
+from painchain_gh.shipped import ShippedLookups
 from painchain_gh.store.base import StateStore
 from painchain_gh.store.deadletter import DeadLetterFile
 from painchain_gh.sweep import deployments_in_progress, runs_in_progress, sweep_due
@@ -39,9 +40,10 @@ from painchain_gh.transform import PainChainEvent, RepoContext, Skip, run_state,
 from painchain_gh.transform.common import as_int
 from painchain_gh.transform.events import Pulls, event_id, redundant_closes
 from painchain_gh.transform.kinds import kind_of, kind_of_raw, wanted
+from painchain_gh.transform.shipped import release_baselines
 
 CLOSED_WITH_MERGED = "ignored:pull_request.closed_with_merged"
-ENRICHED_TYPES = frozenset({"PushEvent", "PullRequestEvent", "PullRequestReviewEvent"})  # may ask GitHub for more
+ENRICHED_TYPES = frozenset({"PushEvent", "PullRequestEvent", "PullRequestReviewEvent", "ReleaseEvent"})  # may ask more
 T = TypeVar("T")
 Kept = dict[str, tuple[Mapping[str, Any], int]]  # event id -> (raw Events API object, created at)
 EVENTS_API_KINDS = ("push", "pull_request", "review", "issue", "release")
@@ -102,11 +104,22 @@ def poll_repository(
         return result
     events_since = details_since(state.events.floor, now=now, settings=settings)
     runs_since = details_since(state.runs.floor, now=now, settings=settings)
+    deploys_since = details_since(state.deployments.floor, now=now, settings=settings)
     for cursor in (state.events, state.runs, state.deployments):
         cursor.floor = start_floor(cursor.floor, now=now, lookback=settings.initial_lookback)
 
     try:
-        streams = _fetch(job, client, state, result, enricher=enricher, side=side, now=now, settings=settings)
+        streams = _fetch(
+            job,
+            client,
+            state,
+            result,
+            enricher=enricher,
+            side=side,
+            now=now,
+            settings=settings,
+            deploys_since=deploys_since,
+        )
     except (GitHubAuthError, GitHubRepoError):
         if state.events.etag is not None:  # next run: the events alone first, until they answer again
             state.events.etag = None
@@ -193,6 +206,7 @@ def _fetch(
     side: SidePool | None,
     now: int,
     settings: PollSettings,
+    deploys_since: int | None = None,
 ) -> Streams:
     """The wanted streams, each conditional on the ETag got with this token; one not wanted costs nothing.
 
@@ -205,7 +219,7 @@ def _fetch(
     base = f"/repos/{job.repository.owner}/{job.repository.repo}"
     events_wanted = any(wants(job, kind) for kind in EVENTS_API_KINDS)
     runs_call = _runs_call(client, state, base, fingerprint) if wants(job, "workflow_run") else None
-    deploys_call = _deployments_call(job, client, state, enricher) if wants(job, "deployment") else None
+    deploys_call = _deployments_call(job, client, state, enricher, deploys_since) if wants(job, "deployment") else None
     interval = settings.sweep_interval
     runs_now = runs_call is not None and (
         not events_wanted
@@ -254,13 +268,17 @@ def _runs_call(
 
 
 def _deployments_call(
-    job: RepoJob, client: GitHubClient, state: RepoState, enricher: Enricher
+    job: RepoJob, client: GitHubClient, state: RepoState, enricher: Enricher, since: int | None
 ) -> Callable[[], tuple[DeploymentsFetched, str | None]]:
     def call() -> tuple[DeploymentsFetched, str | None]:
         cursor = state.deployments
         etag = cursor.etag if cursor.etag_owner == client.budget.fingerprint else None
+        ctx = _context(job)
+        shipped = ShippedLookups(enricher, client, ctx.owner, ctx.repo, repo_url=ctx.repo_url)
         try:
-            fetched = deployments.fetch_deployments(client, _context(job), cursor, etag=etag, counts=enricher.counts)
+            fetched = deployments.fetch_deployments(
+                client, ctx, cursor, etag=etag, counts=enricher.counts, shipped=shipped, details_since=since
+            )
         except GitHubRepoError as error:  # e.g. a fine-grained token without Deployments: read
             return DeploymentsFetched(not_modified=True), f"deployments not readable: {error}"
         return fetched, fetched.warning
@@ -307,6 +325,12 @@ def _new_events(
     kept = _kept_events(job, state, items, result=result)
     owner, repo = job.repository.owner, job.repository.repo
     detailed = {id(raw) for raw, created in kept.values() if since is None or created >= since}
+    # Each release is compared with the one before it: the state's, or an earlier one of this batch.
+    bases, last_release = release_baselines(
+        [raw for raw, _ in sorted(kept.values(), key=lambda item: item[1])], state.events.release_tag
+    )
+    if last_release != state.events.release_tag and last_release is not None:
+        remember_release(state.events, last_release)
     enriched: list[tuple[Future[PainChainEvent], str, int]] = []
 
     def build_and_enrich(items: Iterable[tuple[str, tuple[Mapping[str, Any], int]]], details: Pulls) -> None:
@@ -319,7 +343,17 @@ def _new_events(
                 result.count_ignored(built.reason)
                 mark_event(state.events, identifier, created)
                 continue
-            call = partial(enricher.enrich_event, client, owner, repo, raw, built, detailed=id(raw) in detailed)
+            call = partial(
+                enricher.enrich_event,
+                client,
+                owner,
+                repo,
+                raw,
+                built,
+                detailed=id(raw) in detailed,
+                previous_tag=bases.get(id(raw)),
+                web_url=job.web_url,
+            )
             asks = id(raw) in detailed and raw.get("type") in ENRICHED_TYPES
             enriched.append((_start(call, side if asks else None), identifier, created))
 

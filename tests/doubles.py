@@ -213,8 +213,10 @@ def mock_repo(
     events_status: int = 200,
     runs_status: int = 200,
     deployments: list[dict[str, Any]] | None = None,
+    releases: list[dict[str, Any]] | None = None,
 ) -> None:
-    """One page of events, one of runs and one of deployments for ``repo`` (or the given error statuses)."""
+    """One page of events, one of runs and one of deployments for ``repo`` (or the given error
+    statuses), and its releases (none unless given: a release event is then the first one)."""
     base = f"{API}/repos/{repo}"
     headers = {"ETag": f'W/"{repo}-events"', "X-Poll-Interval": "60", "X-RateLimit-Remaining": "4000"}
     if events_status == 200:
@@ -227,6 +229,7 @@ def mock_repo(
     else:
         mocker.get(f"{base}/actions/runs?per_page=100", status_code=runs_status, json={"message": "nope"})
     mocker.get(f"{base}/deployments?per_page=100", json=deployments or [], headers={"ETag": f'W/"{repo}-deployments"'})
+    mocker.get(f"{base}/releases?per_page=100", json=releases or [])
 
 
 class BackendDouble:

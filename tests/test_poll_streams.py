@@ -113,7 +113,14 @@ def test_deployments_each_status_once_acknowledged_one_by_one_then_quiet_for_fre
     ]
     assert set(state.deployments.deployments) == {str(first["id"]), str(bare["id"])}
     assert state.deployments.etag is not None
-    assert run.enricher.counts.requests() == {"deployments": 1, "deployment_statuses": 2}
+    # What shipped: the first deployment's predecessor is looked up (there is none); the second is
+    # compared with the first (the fake knows no such comparison: details_missing).
+    assert run.enricher.counts.requests() == {
+        "deployments": 1,
+        "deployment_statuses": 2,
+        "deploy_previous": 1,
+        "deploy_compare": 1,
+    }
 
     spent = gh.units_spent(DEFAULT_TOKEN)
     again = run.poll()

@@ -14,13 +14,19 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from painchain_gh.cursor import (
+    DEPLOYMENT_ID_LIMIT,
+    ENVIRONMENTS_REMEMBERED,
     ID_MAX,
     IN_PROGRESS_BOUND,
     NAME_MAX,
     RUN_STATE_MAX,
+    SUCCESSES_PER_ENVIRONMENT,
     DeploymentsCursor,
     ImagesCursor,
     RepoState,
+    is_sha,
+    rememberable_environment,
+    rememberable_tag,
 )
 from painchain_gh.discovery_cache import DiscoveryCache
 from painchain_gh.errors import UnstorableState
@@ -89,7 +95,10 @@ def check_repo_state(state: RepoState) -> RepoState:
         checked_epoch(created, where=f"runs.runs.{run_id}")
         checked_run_state(run_state, where=f"runs.runs.{run_id}")
     _check_deployments(state.deployments)
+    _check_successes(state.deployments)
     _checked_optional_epoch(state.runs.read_at, where="runs.read_at")
+    if state.events.release_tag is not None and not rememberable_tag(state.events.release_tag):
+        raise CursorError("events.release_tag: not a release tag of at most 100 printable characters")
     if state.images is not None:
         _check_images(state.images)
     for name, stream in _streams(state):
@@ -118,6 +127,20 @@ def _check_deployments(deployments: DeploymentsCursor) -> None:
         checked_identifier(deployment_id, where="deployments.in_progress")
         checked_epoch(created, where=f"deployments.in_progress.{deployment_id}")
     _checked_optional_epoch(deployments.read_at, where="deployments.read_at")
+
+
+def _check_successes(cursor: DeploymentsCursor) -> None:
+    """Each environment's last successful deployments: a bounded name, ids and commit SHAs."""
+    if len(cursor.successes) > ENVIRONMENTS_REMEMBERED:
+        raise CursorError("deployments.successes: too many environments")
+    for environment, entries in cursor.successes.items():
+        if not rememberable_environment(environment):
+            raise CursorError("deployments.successes: not an environment name of at most 100 printable characters")
+        if len(entries) > SUCCESSES_PER_ENVIRONMENT:
+            raise CursorError(f"deployments.successes.{environment}: too many deployments")
+        for deployment_id, sha in entries:
+            if not 0 <= deployment_id < DEPLOYMENT_ID_LIMIT or not is_sha(sha):
+                raise CursorError(f"deployments.successes.{environment}: not a deployment id and commit SHA")
 
 
 def _check_images(images: ImagesCursor) -> None:

@@ -8,10 +8,12 @@ https://docs.github.com/en/rest/deployments/statuses
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 from painchain_gh.timeutil import format_time, parse_time
+from painchain_gh.transform.change_kinds import change_kinds, shipped_facts
 from painchain_gh.transform.common import (
     PainChainEvent,
     RepoContext,
@@ -86,6 +88,8 @@ def to_deployment_event(
             "created_at": format_time(moment),
         }
     )
+    # From the ref alone until a comparison with the previous deployment says more (painchain_gh.shipped).
+    data["change_kinds"] = change_kinds(shipped_facts("deployment", None, {}, ref=data["ref"]))
     return ctx.event(
         title=f"Deployment to {environment}: {state}",
         moment=moment,
@@ -93,6 +97,13 @@ def to_deployment_event(
         data=data,
         tiebreak=int(key) if status is not None else int(dep_id),
     )
+
+
+def with_shipped(event: PainChainEvent, data: dict[str, Any]) -> PainChainEvent:
+    """``event`` with ``data`` (what it shipped); a rollback's or redeploy's title says so."""
+    suffix = " (rollback)" if data.get("rollback") is True else " (redeploy)" if data.get("redeploy") is True else ""
+    title = event.title if not suffix or event.title.endswith(suffix) else event.title + suffix
+    return dataclasses.replace(event, title=title, data=data)
 
 
 def _short(value: object) -> str | None:

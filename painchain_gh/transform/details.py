@@ -13,7 +13,17 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from painchain_gh.transform.common import PainChainEvent, as_dict, as_int, as_str, as_url, first_line, login
+from painchain_gh.transform.change_kinds import change_kinds, pull_facts, push_facts
+from painchain_gh.transform.common import PainChainEvent, as_dict, as_int, as_str, as_url, login
+from painchain_gh.transform.shipped import (
+    ShippedPull,
+    approver_fields,
+    commit_entry,
+    commit_line,
+    compare_status,
+    pull_line,
+    pulls_from_commits,
+)
 
 MAX_LISTED = 20
 FAILED_CONCLUSIONS = frozenset({"failure", "timed_out"})
@@ -39,30 +49,32 @@ def with_compare(event: PainChainEvent, compare: Mapping[str, Any] | None) -> Pa
     total = as_int(compare.get("total_commits"))
     count = total if total is not None else len(commits)
     files = _list(compare.get("files"))
+    # GitHub lists the oldest commit first (as push payloads do); keep the newest 20 in that order.
+    entries = [commit_entry(item) for item in commits[-MAX_LISTED:]]
+    pulls = pulls_from_commits(commits).pulls  # named by merge and squash messages: no request
     data = {
         **event.data,
         "commit_count": count,
-        # GitHub lists the oldest commit first (as push payloads do); keep the newest 20 in that order.
-        "commits": [_commit(item) for item in commits[-MAX_LISTED:]],
+        "commits": entries,
+        "commit_list": [commit_line(entry) for entry in entries],
         "files_changed": _file_names(files),
         "additions": sum(as_int(as_dict(item).get("additions")) or 0 for item in files),
         "deletions": sum(as_int(as_dict(item).get("deletions")) or 0 for item in files),
+        "pull_requests": [pull_line(pull) for _, pull in sorted(pulls.items(), reverse=True)],
+        "pull_request_numbers": sorted(pulls, reverse=True),
     }
+    if count > len(commits):
+        data["commits_truncated"] = True  # GitHub lists at most 250 commits of a comparison
+    status = compare_status(compare)
+    if status is not None:
+        data["compare_status"] = status
+    data["change_kinds"] = change_kinds(push_facts(data, compare))
     title = event.title if "(" in event.title else f"{event.title} ({count} commit{'s' if count != 1 else ''})"
     return dataclasses.replace(event, title=title, data=data)
 
 
 def _list(value: object) -> list[Any]:
     return value if isinstance(value, list) else []
-
-
-def _commit(item: Mapping[str, Any]) -> dict[str, Any]:
-    commit = as_dict(item.get("commit"))
-    return {
-        "sha": as_str(item.get("sha")),
-        "message": first_line(commit.get("message")),
-        "author": login(item.get("author")) or as_str(as_dict(commit.get("author")).get("name")),
-    }
 
 
 def _file_names(files: object) -> list[str]:
@@ -88,6 +100,12 @@ def with_reviews(event: PainChainEvent, reviews: list[Any] | None) -> PainChainE
         "approvals": states.count("APPROVED"),
         "changes_requested": states.count("CHANGES_REQUESTED"),
     }
+    number, head = as_int(data.get("number")), as_str(data.get("head_sha"))
+    if number is not None and data.get("merged") is True and head:
+        # An approval given on an earlier commit than the merged head (GitHub's review commit_id).
+        judged = approver_fields({number: reviews}, {number: ShippedPull(number, head_sha=head)})
+        if judged.get("stale_approval"):
+            data["stale_approval"] = True
     return dataclasses.replace(event, data=data)
 
 
@@ -95,7 +113,9 @@ def with_files(event: PainChainEvent, files: list[Any] | None) -> PainChainEvent
     """A pull request event with the names of its first changed files."""
     if files is None:
         return missing(event)
-    return dataclasses.replace(event, data={**event.data, "files_changed": _file_names(files)})
+    data = {**event.data, "files_changed": _file_names(files)}
+    data["change_kinds"] = change_kinds(pull_facts(data, files))
+    return dataclasses.replace(event, data=data)
 
 
 def failed_jobs(jobs: list[Any]) -> list[dict[str, Any]]:
@@ -138,4 +158,11 @@ def with_failed_jobs(event: PainChainEvent, run: Mapping[str, Any], jobs: list[A
     if jobs is None:
         return dataclasses.replace(event, data={**data, **_MISSING})
     data["failed_jobs"] = failed_jobs(jobs)
+    data["failed_job_list"] = [failed_job_line(job) for job in data["failed_jobs"]]
     return dataclasses.replace(event, data=data)
+
+
+def failed_job_line(job: Mapping[str, Any]) -> str:
+    """``test: Run tests`` (the job and its first failed step), or the job's name alone."""
+    name, step = as_str(job.get("name")) or "unnamed job", as_str(job.get("failed_step"))
+    return f"{name}: {step}" if step else name

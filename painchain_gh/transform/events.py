@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from painchain_gh.timeutil import format_time, parse_time
+from painchain_gh.transform.change_kinds import change_kinds, pull_facts, push_facts
 from painchain_gh.transform.common import (
     PainChainEvent,
     RepoContext,
@@ -26,6 +27,7 @@ from painchain_gh.transform.common import (
     first_line,
     login,
 )
+from painchain_gh.transform.shipped import commit_line
 
 PULL_REQUEST_ACTIONS = frozenset({"opened", "closed", "reopened", "merged"})
 REVIEW_TITLES = {
@@ -141,7 +143,7 @@ def _push(raw: Mapping[str, Any], payload: Mapping[str, Any], ctx: RepoContext, 
     if deleted:
         data["deleted"] = True
     commits = payload.get("commits")
-    if isinstance(commits, list):  # GitHub Enterprise Server and pre-2025 payloads only
+    if isinstance(commits, list) and not is_tag:  # GitHub Enterprise Server and pre-2025 payloads only
         data["commit_count"] = as_int(payload.get("size")) or len(commits)
         data["commits"] = [
             {
@@ -151,8 +153,10 @@ def _push(raw: Mapping[str, Any], payload: Mapping[str, Any], ctx: RepoContext, 
             }
             for commit in commits[:_MAX_COMMITS]
         ]
+        data["commit_list"] = [commit_line(commit) for commit in data["commits"]]
         count = data["commit_count"]
         title += f" ({count} commit{'s' if count != 1 else ''})"
+    data["change_kinds"] = change_kinds(push_facts(data, None))
     return title, data
 
 
@@ -169,6 +173,7 @@ def _pull_request(raw: Mapping[str, Any], payload: Mapping[str, Any], ctx: RepoC
     verb = "merged" if merged else action
     data = _pull_fields(raw, stub, details, ctx, number)
     data.update({"event_type": "pull_request", "action": verb, "merged": merged})
+    data["change_kinds"] = change_kinds(pull_facts(data, None))
     return f"Pull request {verb}: {data['title']}", data
 
 
@@ -307,6 +312,7 @@ def _release(raw: Mapping[str, Any], payload: Mapping[str, Any], ctx: RepoContex
         "draft": release.get("draft") is True,
         "assets": _names(release.get("assets"), "name"),
         "description": _body(release.get("body")),
+        "change_kinds": [],  # from the compare with the previous release, when enriched
     }
     return f"Release {action}: {name}", data
 

@@ -1,7 +1,9 @@
 """Container package versions (``GET /orgs/{org}/packages/container/{name}/versions``) to events.
 
 A version's ``name`` is the image digest; its tags are ``metadata.container.tags``. Only tagged
-versions become events (``Image published: ghcr.io/<owner>/<name>:<tag>``).
+versions become events (``Image published: ghcr.io/<owner>/<name>:<tag>``). On GitHub Enterprise
+Server the registry is ``containers.HOST`` (the instance's host, subdomain isolation on, as GitHub
+recommends): https://docs.github.com/en/enterprise-server@3.17/packages/working-with-a-github-packages-registry/working-with-the-container-registry
 https://docs.github.com/en/rest/packages/packages
 """
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from painchain_gh.timeutil import format_time, parse_time
 from painchain_gh.transform.common import (
@@ -25,6 +28,14 @@ from painchain_gh.transform.common import (
 
 _MAX_TAGS = 20
 REGISTRY = "ghcr.io"
+
+
+def registry_host(web_url: str) -> str:
+    """``ghcr.io`` for github.com; ``containers.HOST`` for a GitHub Enterprise Server at ``https://HOST``."""
+    host = urlsplit(web_url).hostname or ""
+    if not host or host in ("github.com", "www.github.com"):
+        return REGISTRY
+    return f"containers.{host}"
 
 
 def image_tags(version: Mapping[str, Any]) -> list[str]:
@@ -60,7 +71,7 @@ def to_image_event(
     tags = image_tags(version)
     if not tags:
         return Skip("ignored:image.untagged")
-    image = f"{REGISTRY}/{owner.lower()}/{name.lower()}"
+    image = f"{registry_host(ctx.web_url)}/{owner.lower()}/{name.lower()}"
     external_id = f"github-image-{version_id}"
     url = (
         as_url(version.get("html_url"))

@@ -16,12 +16,14 @@ from painchain_gh.transform.common import (
     PainChainEvent,
     RepoContext,
     Skip,
+    as_dict,
     as_int,
     as_str,
     as_url,
     base_data,
     login,
 )
+from painchain_gh.transform.shipped import ShippedPull, head_commit_pull, pull_line, run_pull_numbers
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,9 @@ def to_run_event(run: Mapping[str, Any], ctx: RepoContext) -> PainChainEvent | S
     state_label = conclusion or status
     external_id = f"github-run-{run_id}-{attempt}-{status}" + (f"-{conclusion}" if conclusion else "")
     actor = login(run.get("actor"))
-    author = login(run.get("triggering_actor")) or actor or "unknown"
+    # Older answers (2020) carry neither actor nor triggering_actor: the head commit's author then.
+    head_author = as_str(as_dict(as_dict(run.get("head_commit")).get("author")).get("name"))
+    author = login(run.get("triggering_actor")) or actor or head_author or "unknown"
     url = as_url(run.get("html_url")) or f"{ctx.repo_url}/actions/runs/{run_id}"
     data: dict[str, Any] = base_data(
         event_type="workflow_run", action=state_label, author=author, url=url, external_id=external_id, ctx=ctx
@@ -96,6 +100,7 @@ def to_run_event(run: Mapping[str, Any], ctx: RepoContext) -> PainChainEvent | S
             "run_attempt": attempt,
             "duration_seconds": (updated - started) if status == "completed" and started and updated else None,
             "created_at": format_time(created),
+            **run_pull_fields(run),
         }
     )
     return ctx.event(
@@ -105,3 +110,16 @@ def to_run_event(run: Mapping[str, Any], ctx: RepoContext) -> PainChainEvent | S
         data=data,
         tiebreak=run_id,
     )
+
+
+def run_pull_fields(run: Mapping[str, Any]) -> dict[str, Any]:
+    """``pull_request_numbers`` and ``pull_requests`` (``#12``) of a run: the open pull requests it
+    names, or for a push-triggered run the pull request its head commit's message names."""
+    numbers = run_pull_numbers(run)
+    pulls = [ShippedPull(number) for number in numbers]
+    if not numbers and run.get("event") == "push" and (named := head_commit_pull(run)) is not None:
+        pulls = [named]
+    return {
+        "pull_request_numbers": [pull.number for pull in pulls],
+        "pull_requests": [pull_line(pull) for pull in pulls],
+    }

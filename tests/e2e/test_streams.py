@@ -81,7 +81,8 @@ def test_first_sync_forwards_every_kind_enriched_then_a_quiet_sync_is_free(conne
     deployment_ids = [e["externalId"] for e in kinds["deployment"]]
     assert len(deployment_ids) == len(set(deployment_ids)) == 3
     assert f"github-deployment-{seeded['bare']['id']}-created" in deployment_ids
-    assert [e["title"] for e in kinds["image"]] == ["Image published: ghcr.io/acme/api-gateway:v2.0.0"]
+    # The fake GitHub is served from 127.0.0.1, an Enterprise Server host: its registry is containers.HOST.
+    assert [e["title"] for e in kinds["image"]] == ["Image published: containers.127.0.0.1/acme/api-gateway:v2.0.0"]
     summary = first.summary()
     by_kind = summary["github_requests_by_kind"]
     assert (by_kind["pull"], by_kind.get("pull_list")) == (1, None)  # the merge needs the whole pull request

@@ -38,6 +38,7 @@ from .limits import (
     points_of,
     token_identity,
 )
+from .shipped import ShippedRoutes
 
 JSON = dict[str, Any]
 
@@ -166,6 +167,7 @@ class FakeGitHub(FakeServer):
         self.secondary = SecondaryLimits()  # replace (or set .enforce) to enforce GitHub's secondary limits
         self.secondary_usage = SecondaryUsage()  # requests in flight, points and violations per identity
         self.events_polled_at: dict[str, float] = {}  # "owner/repo" (lower case) -> clock() of its last events answer
+        self.shipped = ShippedRoutes()  # releases, commits' pull requests, run approvals (what shipped)
 
     @property
     def ghes_url(self) -> str:
@@ -556,6 +558,17 @@ class FakeGitHub(FakeServer):
         listed = self.apps.list_repos(req, path, spec)
         if listed is not None:
             return listed
+        shipped = self.shipped.route(
+            req,
+            path,
+            repo_exists=lambda owner, repo: self._visible_repo(owner, repo, spec) is not None,
+            deployments=lambda owner, repo: (
+                found.deployments if (found := self._visible_repo(owner, repo, spec)) else None
+            ),
+            paginate=self._paginate,
+        )
+        if shipped is not None:
+            return shipped
         route = _match_route(path)
         if route is None:
             return _message(404, "Not Found")

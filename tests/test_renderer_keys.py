@@ -1,0 +1,133 @@
+"""Every ``data`` key of every golden event, checked against how PainChain's timeline renders it.
+
+PainChain's generic renderer (PainChain/PainChain d107043, ``painchain/frontend/src/components/
+GenericRenderer.tsx`` and ``utils/detectFieldType.ts``; rules summarised in the project's contract)
+chooses a display by key name first: a key containing ``url``/``link`` is a link; ending ``_at`` or
+containing ``time``/``date`` a relative time; ``status``/``state`` or containing ``result`` a badge;
+``author``/``user`` or containing ``creator``/``actor`` an @mention; containing ``duration``/
+``elapsed`` a duration. A list of strings is chips, a list of anything else only "N items". The
+function below restates those key-name rules (the value rules, such as ``Date.parse``, are left out:
+they depend on the browser). Each key must render as what it holds (:data:`EXPECTED`), and every
+list of objects must have a list-of-strings companion for people, the structured list staying for
+machines.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+GOLDEN = Path(__file__).parent / "fixtures" / "golden"
+
+LINK, TIME, BADGE, MENTION, DURATION, PLAIN = "link", "time", "badge", "mention", "duration", "plain"
+
+# What each key holds, so what the renderer must show. Plain covers text, numbers, booleans and chips.
+EXPECTED: dict[str, str] = {
+    **dict.fromkeys(["url", "compare_url", "diff_url", "logs_url", "review_url"], LINK),
+    **dict.fromkeys(["created_at", "approved_at"], TIME),
+    **dict.fromkeys(["state", "status"], BADGE),
+    **dict.fromkeys(["author", "actor"], MENTION),
+    "duration_seconds": DURATION,
+    **dict.fromkeys(
+        [
+            # every event
+            "event_type", "action", "repository", "tags", "external_id", "integration_id", "github_event_id",
+            # pushes
+            "ref", "branch", "tag", "head_sha", "before_sha", "deleted", "commit_count", "commits", "commit_list",
+            "files_changed", "additions", "deletions", "compare_status", "commits_truncated",
+            # pull requests and reviews
+            "title", "number", "head_branch", "base_branch", "enriched", "details_missing", "details_skipped",
+            "merged", "merged_by", "labels", "description", "changed_files", "comments", "review_comments",
+            "reviewers", "approvals", "changes_requested", "reviewer", "pull_request_author", "stale_approval",
+            # issues, releases, images
+            "issue_author", "label", "name", "prerelease", "draft", "assets", "previous_tag", "package", "image",
+            "digest", "version_id",
+            # runs
+            "workflow", "display_title", "conclusion", "commit", "triggering_event", "run_id", "run_number",
+            "run_attempt", "failed_jobs", "failed_job_list",
+            # deployments and what shipped
+            "environment", "sha", "task", "deployment_id", "status_id", "production_environment",
+            "transient_environment", "previous_deployment_id", "previous_sha", "redeploy", "rollback",
+            "pull_requests", "pull_request_numbers", "pr_approvers", "deploy_approvers", "deploy_rejections",
+            "change_kinds", "rolled_back_commit_count", "rolled_back_commits", "rolled_back_commit_list",
+            "rolled_back_pull_requests", "rolled_back_pull_request_numbers",
+        ],
+        PLAIN,
+    ),
+}  # fmt: skip
+COMPANIONS = {
+    "commits": "commit_list",
+    "failed_jobs": "failed_job_list",
+    "rolled_back_commits": "rolled_back_commit_list",
+}
+NESTED = {"name", "conclusion", "url", "failed_step", "sha", "message", "author"}  # keys inside those lists
+
+
+def rendered_as(key: str, value: object) -> str:
+    """How the generic renderer shows ``value`` under ``key``, by the key-name rules."""
+    lower = key.lower()
+    if isinstance(value, str) and ("url" in lower or "link" in lower or value.startswith(("http://", "https://"))):
+        return LINK
+    if isinstance(value, str) and (key.endswith("_at") or "time" in lower or "date" in lower):
+        return TIME
+    if isinstance(value, str) and (lower in ("status", "state") or "result" in lower):
+        return BADGE
+    if isinstance(value, str) and (lower in ("author", "user") or "creator" in lower or "actor" in lower):
+        return MENTION
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and ("duration" in lower or "elapsed" in lower):
+        return DURATION
+    return PLAIN
+
+
+def events() -> list[tuple[str, dict[str, Any]]]:
+    """(golden file, event data) of every event body in the golden files."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    for path in sorted(GOLDEN.glob("*.json")):
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+        for body in loaded if isinstance(loaded, list) else [loaded]:
+            if isinstance(body, dict) and isinstance(body.get("data"), dict):
+                found.append((path.name, body["data"]))
+    return found
+
+
+EVENTS = events()
+
+
+def test_the_golden_events_cover_every_kind_and_what_shipped() -> None:
+    kinds = {data["event_type"] for _, data in EVENTS}
+    assert kinds >= {"push", "pull_request", "pull_request_review", "issue", "release", "workflow_run", "deployment"}
+    keys = {key for _, data in EVENTS for key in data}
+    assert {"pull_requests", "deploy_approvers", "pr_approvers", "change_kinds", "previous_tag", "approved_at"} <= keys
+
+
+@pytest.mark.parametrize(("golden", "data"), EVENTS, ids=[name for name, _ in EVENTS])
+def test_every_key_renders_as_what_it_holds(golden: str, data: dict[str, Any]) -> None:
+    for key, value in data.items():
+        assert key in EXPECTED, f"{golden}: classify the new key {key!r} in EXPECTED"
+        if value is None or value == []:
+            continue
+        assert rendered_as(key, value) == EXPECTED[key], f"{golden}: {key}={value!r}"
+
+
+@pytest.mark.parametrize(("golden", "data"), EVENTS, ids=[name for name, _ in EVENTS])
+def test_every_list_of_objects_has_a_readable_companion(golden: str, data: dict[str, Any]) -> None:
+    for key, value in data.items():
+        if isinstance(value, list) and any(isinstance(item, dict) for item in value):
+            companion = COMPANIONS.get(key)
+            assert companion in data, f"{golden}: {key} is shown as 'N items' and has no list of strings beside it"
+            assert all(isinstance(line, str) for line in data[companion]) and len(data[companion]) == len(value)
+            assert {inner for item in value for inner in item} <= NESTED
+        if isinstance(value, dict):
+            pytest.fail(f"{golden}: {key} is a nested object")
+
+
+def test_the_rules_restated() -> None:
+    assert rendered_as("diff_url", "https://github.com/a/b/compare/x...y") == LINK
+    assert rendered_as("approved_at", "2026-11-30T10:04:00Z") == TIME
+    assert rendered_as("state", "success") == BADGE
+    assert rendered_as("compare_status", "behind") == PLAIN  # only "status" itself is a badge
+    assert rendered_as("actor", "octocat") == MENTION and rendered_as("merged_by", "octocat") == PLAIN
+    assert rendered_as("duration_seconds", 42) == DURATION
