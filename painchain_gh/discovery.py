@@ -5,33 +5,41 @@ An App integration without ``repositories`` polls its installation's repositorie
 repository of ``acme`` the credential can see (``GET /orgs/acme/repos``, or ``/users/acme/repos``
 when ``acme`` is not an organisation). Archived and disabled repositories are left out.
 
-Every page is requested with its last ``ETag`` (``If-None-Match``), so an unchanged list costs no
-rate-limit unit. The caller keeps a :class:`DiscoveryCache` per integration in its state, keyed
-like job keys without the repository: ``{tenantId or "-"}/{integration id}`` in lower case (see
-:func:`cache_key`). :func:`diff_repositories` and :func:`prune_gone` are pure.
+Every page goes through the integration's :class:`~painchain_gh.github.GitHubClient`, so it is
+paced, counted and stopped by the rate-limit reserve like any other request, and requested with its
+last ``ETag`` (an unchanged page is a free 304). A listing is read as far as ``stop()`` allows and
+keeps its progress: the pages read so far replace their cached copies, the rest of the cache still
+counts, and the next run carries on from the first page not read (``SourceCache.resume``). Only a
+pass that reached the last page says which repositories disappeared. A listing stops at
+:data:`~painchain_gh.discovery_cache.MAX_PAGES` pages and says so. :func:`diff_repositories`,
+:func:`note_gone` and :func:`prune_gone` are pure.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 from pydantic import SecretStr
 
-from painchain_gh.discovery_cache import MAX_PAGES, PER_PAGE, CachedPage, DiscoveryCache, SourceCache
-from painchain_gh.errors import GitHubAuthError, GitHubError, GitHubRateLimited, GitHubTemporaryError
-from painchain_gh.github_app import TIMEOUT, GitHubNotFound, Sleep, request
-from painchain_gh.http import Deadline, InvalidJSON, Reply, header_safe, origin, resolve
+from painchain_gh.discovery_cache import MAX_PAGES, PER_PAGE, URL_MAX, CachedPage, DiscoveryCache, SourceCache
+from painchain_gh.enrich import RequestCounts
+from painchain_gh.errors import GitHubAuthError, GitHubError, GitHubNotFound, GitHubRateLimited
+from painchain_gh.github import GitHubClient, TokenBudget, token_fingerprint
+from painchain_gh.github_app import TIMEOUT, Sleep
+from painchain_gh.http import Deadline, RetryPolicy
 from painchain_gh.models import Integration, RepositoryConfig, check_owner, check_repo_name, escape
 
 GONE_MAX_AGE = 30 * 86400.0  # state of a repository gone this long may be deleted
 INSTALLATION = "installation"
 
 TokenSource = Callable[[], SecretStr]
+Stop = Callable[[], bool]
+OnRepositories = Callable[[list[RepositoryConfig]], None]
 
 
 @dataclass(frozen=True)
@@ -44,11 +52,16 @@ class RepoDiff:
 
 @dataclass
 class DiscoveryResult:
-    """The repositories an integration polls this run, the cache to store, and what changed."""
+    """The repositories an integration polls this run, the cache to store, and what changed.
+
+    ``complete`` is True when every source was read to its last page in this pass; only then does
+    ``diff.disappeared`` (and the ``gone`` record of the cache) say anything.
+    """
 
     repositories: list[RepositoryConfig]
     cache: DiscoveryCache
     diff: RepoDiff
+    complete: bool = True
     problems: list[str] = field(default_factory=list)
     requests: int = 0
     not_modified: int = 0
@@ -96,152 +109,207 @@ def with_repositories(integration: Integration, discovered: list[RepositoryConfi
     return integration.model_copy(update={"config": config.model_copy(update={"repositories": combined})})
 
 
-class Discoverer:
-    """Lists repositories for integrations through one session, with a bearer token per call.
+def sources_of(integration: Integration, api_url: str) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(cache key, first page's URL, tags) of each source an integration lists."""
+    wanted: list[tuple[str, str, tuple[str, ...]]] = []
+    if integration.discovers_installation:
+        wanted.append((INSTALLATION, f"{api_url}/installation/repositories?per_page={PER_PAGE}", ()))
+    for entry in integration.wildcard_owners():
+        first = f"{api_url}/orgs/{entry.owner}/repos?per_page={PER_PAGE}&type=all"
+        wanted.append((f"owner:{entry.owner.lower()}", first, entry.tags))
+    return wanted
 
-    The ``requests``/``not_modified`` counters are not locked: use one Discoverer per thread.
+
+def discovered_repositories(
+    integration: Integration, cache: DiscoveryCache, *, api_url: str | None = None
+) -> list[RepositoryConfig]:
+    """The repositories a cache lists for ``integration`` that it does not name itself, with their
+    source's tags (sources of another API, or no longer configured, are left out)."""
+    tags: dict[str, tuple[str, ...]] = {}
+    names: list[str] = []
+    explicit = {repository.full_name.lower() for repository in integration.unique_repositories()}
+    for key, _, source_tags in sources_of(integration, (api_url or "").rstrip("/")):
+        source = cache.sources.get(key)
+        if source is None or (api_url is not None and source.api_url != api_url.rstrip("/")):
+            continue
+        for name in source.repositories:
+            if name.lower() not in tags and name.lower() not in explicit:
+                tags[name.lower()] = source_tags
+                names.append(name)
+    return [_repository(name, tags[name.lower()]) for name in names]
+
+
+def _repository(name: str, tags: tuple[str, ...]) -> RepositoryConfig:
+    owner, _, repo = name.partition("/")
+    return RepositoryConfig(owner=owner, repo=repo, tags=tags)
+
+
+def discover(
+    integration: Integration,
+    *,
+    client: GitHubClient,
+    cache: DiscoveryCache | None = None,
+    clock: Callable[[], float] = time.time,
+    stop: Stop = lambda: False,
+    on_repositories: OnRepositories = lambda repositories: None,
+    counts: RequestCounts | None = None,
+) -> DiscoveryResult:
+    """The repositories ``integration`` polls besides those it names: its listing, read with ``client``
+    as far as ``stop()`` allows (see the module doc), starting from ``cache``.
+
+    ``on_repositories`` hears of repositories not known before as soon as their page is read.
+    GitHubAuthError and GitHubRateLimited propagate (the integration's scope); any other failure of
+    one source keeps that source's cached pages and is reported in ``problems``.
     """
+    cache = cache or DiscoveryCache()
+    api_url = client.api_url
+    explicit = {repository.full_name.lower() for repository in integration.unique_repositories()}
+    known = {name.lower() for name in cache.repositories()} | explicit
+    sources: dict[str, SourceCache] = {}
+    problems: list[str] = []
+    complete = True
+    tally = _Tally()
+
+    def heard(names: tuple[str, ...], *, tags: tuple[str, ...]) -> None:
+        fresh = [name for name in names if name.lower() not in known]
+        known.update(name.lower() for name in fresh)
+        if fresh:
+            on_repositories([_repository(name, tags) for name in fresh])
+
+    for key, first_url, source_tags in sources_of(integration, api_url):
+        previous = cache.sources.get(key)
+        if previous is not None and previous.api_url != api_url:
+            previous = None
+        lister = _SourceLister(client, tally=tally, counts=counts, stop=stop, clock=clock)
+        try:
+            listed = lister.read(key, first_url, previous, on_page=functools.partial(heard, tags=source_tags))
+        except (GitHubAuthError, GitHubRateLimited):
+            raise
+        except GitHubError as error:
+            problems.append(f"listing {_describe(key)} failed ({error}); its last known list is used")
+            complete = False
+            if previous is not None:
+                sources[key] = previous
+            continue
+        sources[key] = listed.source
+        problems += listed.problems
+        complete = complete and listed.source.resume is None
+    new_cache = DiscoveryCache(sources=sources, gone=cache.gone)
+    listed_now = new_cache.repositories()
+    diff = diff_repositories(cache.repositories(), listed_now)
+    if complete:
+        new_cache = new_cache.model_copy(update={"gone": note_gone(cache.gone, diff, listed_now, clock())})
+    else:
+        diff = RepoDiff(appeared=diff.appeared, disappeared=[])  # an unfinished pass proves nothing gone
+    return DiscoveryResult(
+        repositories=discovered_repositories(integration, new_cache, api_url=api_url),
+        cache=new_cache,
+        diff=diff,
+        complete=complete,
+        problems=problems,
+        requests=tally.requests,
+        not_modified=tally.not_modified,
+    )
+
+
+@dataclass
+class _Tally:
+    requests: int = 0
+    not_modified: int = 0
+
+
+@dataclass
+class _Listed:
+    source: SourceCache
+    problems: list[str]
+
+
+class _SourceLister:
+    """One source's pass: pages from the first (or where the last run stopped) to the last."""
 
     def __init__(
         self,
+        client: GitHubClient,
         *,
-        session: requests.Session,
-        clock: Callable[[], float] = time.time,
-        sleep: Sleep = time.sleep,
-        timeout: tuple[float, float] = TIMEOUT,
-        deadline: Deadline | None = None,
+        tally: _Tally,
+        counts: RequestCounts | None,
+        stop: Stop,
+        clock: Callable[[], float],
     ) -> None:
-        self._session = session
+        self._client = client
+        self._tally = tally
+        self._counts = counts
+        self._stop = stop
         self._clock = clock
-        self._sleep = sleep
-        self._timeout = timeout
-        self._deadline = deadline
-        self.requests = 0
-        self.not_modified = 0
 
-    def discover(
-        self, integration: Integration, *, api_url: str, token: TokenSource, cache: DiscoveryCache | None = None
-    ) -> DiscoveryResult:
-        """The repositories to poll for ``integration``: configured ones plus discovered ones.
-
-        GitHubAuthError and GitHubRateLimited propagate (the integration's scope); any other
-        failure of one source keeps that source's cached list and is reported in ``problems``.
-        """
-        cache = cache or DiscoveryCache()
-        api_url = api_url.rstrip("/")
-        before_requests, before_304 = self.requests, self.not_modified
-        sources: dict[str, SourceCache] = {}
-        tags: dict[str, tuple[str, ...]] = {}
-        problems: list[str] = []
-        wanted: list[tuple[str, str, tuple[str, ...]]] = []
-        if integration.discovers_installation:
-            wanted.append((INSTALLATION, f"{api_url}/installation/repositories?per_page={PER_PAGE}", ()))
-        for entry in integration.wildcard_owners():
-            first = f"{api_url}/orgs/{entry.owner}/repos?per_page={PER_PAGE}&type=all"
-            wanted.append((f"owner:{entry.owner.lower()}", first, entry.tags))
-        for key, first_url, source_tags in wanted:
-            previous = cache.sources.get(key)
-            if previous is not None and previous.api_url != api_url:
-                previous = None
-            try:
-                sources[key] = self._list(key, first_url, api_url, token, previous)
-            except (GitHubAuthError, GitHubRateLimited):
-                raise
-            except GitHubError as error:
-                problems.append(f"listing {_describe(key)} failed ({error}); its last known list is used")
-                if previous is not None:
-                    sources[key] = previous
-            for name in sources[key].repositories if key in sources else []:
-                tags.setdefault(name.lower(), source_tags)
-        explicit = {repository.full_name.lower() for repository in integration.unique_repositories()}
-        new_cache_sources = DiscoveryCache(sources=sources)
-        listed = new_cache_sources.repositories()
-        diff = diff_repositories(cache.repositories(), listed)
-        now = self._clock()
-        gone = note_gone(cache.gone, diff, listed, now)
-        discovered = [
-            RepositoryConfig(owner=name.split("/")[0], repo=name.split("/")[1], tags=tags.get(name.lower(), ()))
-            for name in listed
-            if name.lower() not in explicit
-        ]
-        return DiscoveryResult(
-            repositories=discovered,
-            cache=DiscoveryCache(sources=sources, gone=gone),
-            diff=diff,
-            problems=problems,
-            requests=self.requests - before_requests,
-            not_modified=self.not_modified - before_304,
-        )
-
-    def _list(
-        self, key: str, first_url: str, api_url: str, token: TokenSource, previous: SourceCache | None
-    ) -> SourceCache:
-        if key != INSTALLATION and previous is not None and previous.pages:
-            first_url = previous.pages[0].url  # an owner found under /users/ stays there
+    def read(
+        self,
+        key: str,
+        first_url: str,
+        previous: SourceCache | None,
+        *,
+        on_page: Callable[[tuple[str, ...]], None],
+    ) -> _Listed:
+        old = list(previous.pages) if previous is not None else []
+        if key != INSTALLATION and old:
+            first_url = old[0].url  # an owner found under /users/ stays there
+        start = previous.resume if previous is not None and previous.resume is not None else 0
+        start = start if 0 < start < len(old) else 0
+        list_key = "repositories" if key == INSTALLATION else None
         try:
-            pages = self._pages(first_url, token, previous, list_key="repositories" if key == INSTALLATION else None)
+            return self._pass(key, first_url, old, start, list_key=list_key, on_page=on_page)
         except GitHubNotFound:
             if key == INSTALLATION or "/orgs/" not in first_url:
                 raise
             owner = key.removeprefix("owner:")
-            fallback = f"{api_url}/users/{owner}/repos?per_page={PER_PAGE}&type=owner"
-            pages = self._pages(fallback, token, None, list_key=None)
-        return SourceCache(api_url=api_url, pages=tuple(pages), listed_at=self._clock())
+            fallback = f"{self._client.api_url}/users/{owner}/repos?per_page={PER_PAGE}&type=owner"
+            return self._pass(key, fallback, [], 0, list_key=None, on_page=on_page)
 
-    def _pages(
-        self, first_url: str, token: TokenSource, previous: SourceCache | None, *, list_key: str | None
-    ) -> list[CachedPage]:
-        old = list(previous.pages) if previous is not None else []
-        host = urlsplit(first_url).netloc
-        pages: list[CachedPage] = []
-        url: str | None = first_url
-        while url and len(pages) < MAX_PAGES:
-            index = len(pages)
+    def _pass(
+        self,
+        key: str,
+        first_url: str,
+        old: list[CachedPage],
+        start: int,
+        *,
+        list_key: str | None,
+        on_page: Callable[[tuple[str, ...]], None],
+    ) -> _Listed:
+        pages = old[:start]  # read by an earlier run of this pass
+        url: str | None = old[start].url if start else first_url
+        index, problems, resume = start, [], None
+        while url:
+            if len(url) > URL_MAX:
+                problems.append(f"GitHub's page link for {_describe(key)} is too long to keep; listing stopped")
+                break
+            if index >= MAX_PAGES:
+                problems.append(
+                    f"listing {_describe(key)} stopped at {MAX_PAGES} pages ({MAX_PAGES * PER_PAGE} repositories); "
+                    "the rest is not polled"
+                )
+                break
+            if self._stop():
+                resume = index
+                pages += old[index:]  # not read again yet: the last known pages still count
+                break
             prior = old[index] if index < len(old) and old[index].url == url else None
-            response = request(
-                self._session,
-                "GET",
-                url,
-                bearer=token().get_secret_value(),
-                etag=prior.etag if prior else None,
-                sleep=self._sleep,
-                timeout=self._timeout,
-                deadline=self._deadline,
-            )
-            self.requests += 1
-            next_url = response.links.get("next", {}).get("url")
-            if next_url:
-                next_url = resolve(url, next_url)
-            if response.status == 304 and prior is not None:
-                self.not_modified += 1
-                pages.append(prior)
+            answer = self._client.page(url, etag=prior.etag if prior else None, list_key=list_key)
+            self._tally.requests += 1
+            if self._counts is not None:
+                self._counts.add("discovery")
+            next_url = answer.next_url
+            if answer.status == 304 and prior is not None:
+                self._tally.not_modified += 1
+                page = prior
                 if next_url is None and index + 1 < len(old):
                     next_url = old[index + 1].url  # a 304 may come without its Link header
             else:
-                names = _repository_names(_items(response, list_key, url))
-                etag = response.headers.get("ETag")
-                pages.append(
-                    CachedPage(
-                        url=url,
-                        etag=etag if etag and len(etag) <= 200 and header_safe(etag) else None,
-                        repositories=names,
-                    )
-                )
-            if next_url and (urlsplit(next_url).netloc != host or origin(next_url) != origin(first_url)):
-                raise GitHubTemporaryError(f"GitHub's next-page link points to another host ({escape(next_url, 80)})")
-            url = next_url
-        return pages
-
-
-def _items(response: Reply, list_key: str | None, url: str) -> list[Any]:
-    try:
-        body = response.json()
-    except InvalidJSON:  # also JSON nested thousands deep
-        body = None
-    items = body.get(list_key) if list_key and isinstance(body, dict) else body
-    if not isinstance(items, list):
-        raise GitHubTemporaryError(f"GitHub answered {urlsplit(url).path} with an unexpected body")
-    return items
+                page = CachedPage(url=url, etag=answer.etag, repositories=_repository_names(answer.items))
+            pages.append(page)
+            on_page(page.repositories)
+            url, index = next_url, index + 1
+        source = SourceCache(api_url=self._client.api_url, pages=tuple(pages), listed_at=self._clock(), resume=resume)
+        return _Listed(source, problems)
 
 
 def _repository_names(items: list[Any]) -> tuple[str, ...]:
@@ -262,12 +330,42 @@ def _repository_names(items: list[Any]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _unique(names: Iterable[str]) -> list[str]:
-    seen: dict[str, str] = {}
-    for name in names:
-        seen.setdefault(name.lower(), name)
-    return list(seen.values())
-
-
 def _describe(key: str) -> str:
-    return "the installation's repositories" if key == INSTALLATION else f"the repositories of {key[6:]}"
+    return "the installation's repositories" if key == INSTALLATION else f"the repositories of {escape(key[6:], 60)}"
+
+
+class Discoverer:
+    """Lists repositories with a client of its own per call (``check``, and tests): no pace, one run's deadline."""
+
+    def __init__(
+        self,
+        *,
+        session: requests.Session,
+        clock: Callable[[], float] = time.time,
+        sleep: Sleep = time.sleep,
+        timeout: tuple[float, float] = TIMEOUT,
+        deadline: Deadline | None = None,
+    ) -> None:
+        self._session = session
+        self._clock = clock
+        self._sleep = sleep
+        self._deadline = deadline or Deadline(sum(timeout) * 10)
+
+    def client(self, api_url: str, token: TokenSource) -> GitHubClient:
+        """A client of its own for ``api_url`` and ``token`` (its own budget, this deadline)."""
+        return GitHubClient(
+            session=self._session,
+            api_url=api_url,
+            token=token,
+            budget=TokenBudget(token_fingerprint(None), reserve=0, max_concurrent=4),
+            deadline=self._deadline,
+            policy=RetryPolicy(attempts=3),
+            sleep=self._sleep,
+        )
+
+    def discover(
+        self, integration: Integration, *, api_url: str, token: TokenSource, cache: DiscoveryCache | None = None
+    ) -> DiscoveryResult:
+        """:func:`discover` with a client for ``api_url`` and ``token``, read to the end (or the deadline)."""
+        client = self.client(api_url, token)
+        return discover(integration, client=client, cache=cache, clock=self._clock, stop=self._deadline.expired)

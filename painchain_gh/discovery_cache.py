@@ -11,7 +11,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 PER_PAGE = 100
-MAX_PAGES = 200  # 20,000 repositories, the most an integration may list
+MAX_PAGES = 200  # 20,000 repositories, the most one source lists (the run says so when it stops there)
+URL_MAX = 2000  # a page link longer than this is not kept (the listing stops there, and says so)
 
 
 class CachedPage(BaseModel):
@@ -19,7 +20,7 @@ class CachedPage(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    url: str = Field(max_length=2000)
+    url: str = Field(max_length=URL_MAX)
     etag: str | None = Field(default=None, max_length=200)
     repositories: tuple[str, ...] = Field(default=(), max_length=PER_PAGE)
 
@@ -32,6 +33,9 @@ class SourceCache(BaseModel):
     api_url: str = Field(max_length=500)
     pages: tuple[CachedPage, ...] = Field(default=(), max_length=MAX_PAGES)
     listed_at: float = 0.0
+    resume: int | None = Field(
+        default=None, ge=1, lt=MAX_PAGES, description="the page the next run reads first (a pass not finished)"
+    )
 
     @property
     def repositories(self) -> list[str]:

@@ -18,6 +18,7 @@ PainChainError                 a known failure: one line, no traceback         s
 └── GitHubError                GitHub failed for one repository or token        REPOSITORY
     ├── GitHubAuthError        401: the token is bad; stop its integration      INTEGRATION
     ├── GitHubRepoError        403/404/422 for one repository                   REPOSITORY
+    │   └── GitHubNotFound     404/410: not there, or not visible to this credential  REPOSITORY
     ├── GitHubRateLimited      primary or secondary limit; stop the token       TOKEN (deferred)
     └── GitHubTemporaryError   5xx or connection errors after retries           REPOSITORY
 """
@@ -145,6 +146,10 @@ class GitHubRepoError(GitHubError):
     """403 or 404 for one repository: no access, renamed or deleted."""
 
     lasting = True
+
+
+class GitHubNotFound(GitHubRepoError):
+    """GitHub answered 404 (or 410): the path does not exist or this credential may not see it."""
 
 
 class GitHubRateLimited(GitHubError):

@@ -28,6 +28,7 @@ from painchain_gh import secrets
 from painchain_gh.errors import (
     DeadlineReached,
     GitHubAuthError,
+    GitHubNotFound,
     GitHubRateLimited,
     GitHubRepoError,
     GitHubTemporaryError,
@@ -334,6 +335,13 @@ class GitHubClient:
             yield page
             url, conditional = page.next_url, None
 
+    def page(self, url: str, *, etag: str | None, list_key: str | None = None) -> Page:
+        """One page of a list endpoint by its whole URL (a first page built by the caller, or a stored
+        next-page link); the URL must be under this client's API base (the token goes nowhere else)."""
+        if not url.startswith(f"{self.api_url}/") or origin(url) != self._origin:
+            raise GitHubRepoError(f"the page {url_path(url)} is not under the API base; not requested")
+        return self._get_page(url, etag=etag, list_key=list_key)
+
     def get_object(self, path: str) -> dict[str, Any] | None:
         """One object (e.g. a pull request); None if GitHub answers 404 or 410."""
         try:
@@ -454,6 +462,8 @@ class GitHubClient:
                 self.budget.pacer.hold(wait)  # every caller of this token waits, not only this request
             reason = f"secondary rate limit hit (GitHub asked to wait {wait:.0f}s)"
             return Retry(GitHubRateLimited(reason), wait, on_give_up=lambda: self.budget.stop(reason))
+        if reply.status in (404, 410):
+            raise GitHubNotFound(described)
         raise GitHubRepoError(described)
 
     def _follow(self, url: str, headers: dict[str, str]) -> Reply | Retry:

@@ -32,6 +32,7 @@ from painchain_gh import secrets
 from painchain_gh.errors import (
     DeadlineReached,
     GitHubAuthError,
+    GitHubNotFound,
     GitHubRateLimited,
     GitHubRepoError,
     GitHubTemporaryError,
@@ -68,10 +69,6 @@ TIMEOUT = (5.0, 20.0)
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
-
-
-class GitHubNotFound(GitHubRepoError):
-    """GitHub answered 404 (or 410): the path does not exist or this credential may not see it."""
 
 
 @dataclass(frozen=True)

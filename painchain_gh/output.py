@@ -115,7 +115,10 @@ def log_result(result: RepoResult) -> None:
         fields["error"] = result.error
     if result.status in QUIET and not result.warning:
         # Quiet repositories are most of a large installation: their lines only with --verbose.
-        reason = "not due yet (polling interval)" if result.status is RepoStatus.NOT_DUE else "not modified (304)"
+        reason = {
+            RepoStatus.NOT_DUE: "not due yet (polling interval)",
+            RepoStatus.GONE: "no longer listed by its integration (not found)",
+        }.get(result.status, "not modified (304)")
         log.debug("%s: %s", job.label, reason, extra={"fields": fields})
         return
     text = (

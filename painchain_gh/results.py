@@ -22,12 +22,13 @@ class RepoStatus(str, Enum):
     NOT_DUE = "not_due"
     DEFERRED = "deferred"
     FAILED = "failed"
+    GONE = "gone"  # its integration's listing no longer lists it (found in this run)
 
     def __str__(self) -> str:
         return self.value
 
 
-QUIET = frozenset({RepoStatus.NOT_MODIFIED, RepoStatus.NOT_DUE})  # nothing to tell at info level
+QUIET = frozenset({RepoStatus.NOT_MODIFIED, RepoStatus.NOT_DUE, RepoStatus.GONE})  # nothing to tell at info level
 UNFINISHED = frozenset({RepoStatus.FAILED, RepoStatus.DEFERRED})  # the repository needs another run
 
 
@@ -72,6 +73,7 @@ class SyncReport:
     details_skipped: dict[str, int] = field(default_factory=dict)  # first-sync history sent without lookups, per kind
     staleness: list[float] = field(default_factory=list)  # seconds since each repository was last polled
     never_polled: int = 0  # repositories not polled yet, ever (deferred or failed on their first run)
+    discovered: list[str] = field(default_factory=list)  # ids of integrations whose listing was read
     dry_run: bool = False
 
     def count(self, status: RepoStatus) -> int:

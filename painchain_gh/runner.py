@@ -21,7 +21,13 @@ from painchain_gh import secrets
 from painchain_gh.backend import BackendClient
 from painchain_gh.credentials import RunCredentials
 from painchain_gh.discovery import Discoverer
-from painchain_gh.discovery_run import discover_integrations
+from painchain_gh.discovery_run import (
+    DISCOVERY_SHARE,
+    DiscoveryPlan,
+    discover_integrations,
+    discovers,
+    with_known_repositories,
+)
 from painchain_gh.errors import BackendError, StateError, UsageError
 from painchain_gh.forward import BackendSink, PrintSink, Sink
 from painchain_gh.github import GitHubClient, TokenBudget, TokenSource
@@ -32,6 +38,7 @@ from painchain_gh.jobs import RepoJob, build_jobs, integration_api_url
 from painchain_gh.models import (
     Integration,
     IntegrationSelection,
+    InvalidIntegration,
     ListedStatus,
     RepositoryConfig,
     describe_validation_error,
@@ -54,6 +61,7 @@ log = logging.getLogger("painchain_gh")
 
 ADHOC_INTEGRATION_ID = "adhoc"
 FINISH_CONCURRENCY = 8  # integrations whose cursor and lastSync are written to the backend at once
+DISCOVERY_WORKERS = 4  # listings read at once; their requests share the pace and slots of polling
 ADHOC_NEEDS_INTEGRATION = (
     "--repo without --dry-run needs --integration ID: the backend integration whose tenant and "
     "credentials the events belong to (GITHUB_TOKEN, when set, replaces its credentials); "
@@ -247,10 +255,12 @@ class Runner:
         registration.close()
         sink: Sink = PrintSink() if settings.dry_run else BackendSink(self.backend)
         with self.state_store(selection.valid) as store:
-            selection, discovered = self.discover(selection, store)
-            jobs, selection = self.jobs(selection)
-            for invalid in selection.invalid:
-                log.error("%s", invalid.message, extra={"fields": {"event": "integration", "integration": invalid.id}})
+            known = with_known_repositories(selection.valid, store, self.api_url_for)
+            plan = self.discovery_plan(selection.valid)
+            jobs, selection = self.jobs(
+                IntegrationSelection(known, selection.invalid, selection.disabled, selection.listed)
+            )
+            _log_invalid(selection.invalid)
             on_jobs(len(jobs))
             report = run_sync(
                 jobs,
@@ -269,18 +279,50 @@ class Runner:
                 dead_letters=None if settings.dry_run else DeadLetterFile(settings.dead_letter_file),
                 deadline_expired=self.deadline.expired,
                 on_result=on_result,
-                credentials=self.credentials.for_job,
+                credentials=self.credentials.for_integration,
                 pace=Pace(
                     points=settings.points_per_minute,
                     window=settings.budget_window,
                     shards=settings.shard.count if settings.shard is not None else 1,
                 ),
                 deadline=self.deadline,
+                discovery=plan,
             )
-            report.invalid = selection.invalid
+            _log_invalid(report.invalid)  # listings that failed during the run
+            report.invalid = selection.invalid + report.invalid
             report.dry_run = settings.dry_run
-            self._finish_integrations(report, store, discovered, self._status_changes(report, listed))
+            self._finish_integrations(report, store, report.discovered, self._status_changes(report, listed))
         return report
+
+    def discovery_plan(self, integrations: list[Integration]) -> DiscoveryPlan:
+        """The listings this process reads beside its polling: every discovering integration whose API may be
+        contacted; none in a shard other than the first when shards share the backend's state (the first
+        lists and stores for all, the others poll what is stored)."""
+        settings = self.settings
+        lists = settings.state_kind != "backend" or settings.shard is None or settings.shard.index == 0
+        listing = [i for i in integrations if discovers(i) and self.api_url_for(i) is not None] if lists else []
+        return DiscoveryPlan(
+            integrations=listing,
+            api_url_for=self.api_url_for,
+            jobs_for=self.jobs_for,
+            write=lists,
+            share=settings.max_runtime * DISCOVERY_SHARE,
+            workers=DISCOVERY_WORKERS,
+        )
+
+    def jobs_for(self, integration: Integration, repositories: list[RepositoryConfig]) -> list[RepoJob]:
+        """This shard's jobs for repositories a listing found during the run."""
+        only = integration.model_copy(
+            update={"config": integration.config.model_copy(update={"repositories": tuple(repositories)})}
+        )
+        jobs, _ = build_jobs(
+            [only],
+            default_api_url=self.settings.github_api_url,
+            allowed_hosts=self.settings.allowed_hosts,
+            default_interval=self.settings.polling_interval,
+            shard=self.settings.shard,
+        )
+        return jobs
 
     def _status_changes(self, report: SyncReport, listed: dict[str, ListedStatus]) -> dict[str, StatusChange]:
         """Each integration whose PainChain status this run changes (none for an ad-hoc ``--repo`` run)."""
@@ -347,6 +389,11 @@ class Runner:
             self.backend.put_integration(integration_id, {"lastSync": format_time(time.time())})
         except BackendError as error:
             log.warning("lastSync of integration %s not recorded: %s", integration_id, error)
+
+
+def _log_invalid(invalid: list[InvalidIntegration]) -> None:
+    for item in invalid:
+        log.error("%s", item.message, extra={"fields": {"event": "integration", "integration": item.id}})
 
 
 def only_integration(selection: IntegrationSelection, integration_id: str) -> IntegrationSelection:

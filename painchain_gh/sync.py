@@ -19,12 +19,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from painchain_gh.credentials import credential_fingerprint
+from painchain_gh.discovery_run import DiscoveryPlan, ListingProgress, run_discovery
 from painchain_gh.enrich import Enricher
-from painchain_gh.errors import ExitCode, FailureScope, PainChainError
+from painchain_gh.errors import ExitCode, FailureScope, GitHubNotFound, PainChainError
 from painchain_gh.forward import Sink
 from painchain_gh.github import GitHubClient, TokenBudget, TokenSource, token_fingerprint
 from painchain_gh.http import Deadline
 from painchain_gh.jobs import RepoJob, interleave_by_token
+from painchain_gh.models import Integration
 from painchain_gh.pacing import DEFAULT_POINTS, DEFAULT_WINDOW, Pacer
 from painchain_gh.poll import PollSettings, poll_repository
 from painchain_gh.poll_images import OwnerClaims
@@ -38,14 +40,14 @@ log = logging.getLogger("painchain_gh")
 
 ClientFactory = Callable[[str, TokenSource, TokenBudget, str], GitHubClient]
 """(API base, token source, the credential's budget, cache scope: the tenant) -> a client."""
-# What a job authenticates with: the fingerprint its budget, ETags and caches are keyed by, and
-# its token source (a GitHub App's is keyed per installation, not per minted token).
-CredentialsFor = Callable[[RepoJob], tuple[str, TokenSource]]
+# What an integration authenticates with on an API: the fingerprint its budget, ETags and caches are
+# keyed by, and its token source (a GitHub App's is keyed per installation, not per minted token).
+CredentialsFor = Callable[[Integration, str], tuple[str, TokenSource]]
 
 
-def token_credentials(job: RepoJob) -> tuple[str, TokenSource]:
-    """A job's integration token (or none) and its fingerprint."""
-    token = job.integration.config.token
+def token_credentials(integration: Integration, api_url: str) -> tuple[str, TokenSource]:
+    """An integration's token (or none) and its fingerprint."""
+    token = integration.config.token
     return token_fingerprint(token), token
 
 
@@ -114,6 +116,8 @@ class SyncRun:
         self.credentials = credentials
         self.pace = pace
         self.deadline = deadline
+        self.listings: ListingProgress | None = None  # the run's repository listings, when it reads any
+        self.listing_share = 0.0
         self.budgets: dict[str, TokenBudget] = {}
         self.clients: dict[tuple[str, str, str], GitHubClient] = {}
         self.stop_reason: str | None = None
@@ -122,14 +126,18 @@ class SyncRun:
         self._lock = threading.Lock()
 
     def client_for(self, job: RepoJob) -> GitHubClient:
+        """The client of the job's integration and API (see :meth:`client_of`)."""
+        return self.client_of(job.integration, job.api_url)
+
+    def client_of(self, integration: Integration, api_url: str) -> GitHubClient:
         """The client of the job's tenant, API and credential (token or App installation).
 
         The budget is the credential's (GitHub limits a token, whoever uses it; only holders of the
         same secret share it); caches are the tenant's as well (the client's ``cache_scope``).
         """
-        fingerprint, token = self.credentials(job)
-        scope = tenant_scope(job.integration.tenant_id)
-        asked = job.integration.config.points_per_minute
+        fingerprint, token = self.credentials(integration, api_url)
+        scope = tenant_scope(integration.tenant_id)
+        asked = integration.config.points_per_minute
         with self._lock:
             budget = self.budgets.get(fingerprint)
             if budget is None:
@@ -146,9 +154,9 @@ class SyncRun:
                 self.budgets[fingerprint] = budget
             elif budget.pacer is not None and self.pace is not None and asked is not None:
                 budget.pacer.tighten(self.pace.points_for(asked))  # the lowest ask of its integrations wins
-            key = (scope, job.api_url, fingerprint)
+            key = (scope, api_url, fingerprint)
             if key not in self.clients:
-                self.clients[key] = self.client_factory(job.api_url, token, budget, scope)
+                self.clients[key] = self.client_factory(api_url, token, budget, scope)
             return self.clients[key]
 
     def keep_going(self) -> bool:
@@ -209,7 +217,15 @@ class SyncRun:
         return None
 
     def failed(self, job: RepoJob, error: PainChainError) -> RepoResult:
-        """A known failure: contain it to its scope."""
+        """A known failure: contain it to its scope. A repository its integration's listing (read in this
+        run) no longer lists answers 404 by nature: it is gone, not failed."""
+        listings = self.listings
+        if (
+            isinstance(error, GitHubNotFound)
+            and listings is not None
+            and listings.is_gone(job.integration.id, job.repository.full_name, wait=self.listing_share)
+        ):
+            return RepoResult(job=job, status=RepoStatus.GONE)
         if error.scope is FailureScope.INTEGRATION:
             self.stop_integration(job, error)
         elif error.scope is FailureScope.RUN and error.fatal:
@@ -311,9 +327,11 @@ def run_sync(
     credentials: CredentialsFor = token_credentials,
     pace: Pace | None = None,
     deadline: Deadline | None = None,
+    discovery: DiscoveryPlan | None = None,
 ) -> SyncReport:
     """Poll every job once (the stalest first) and return the report; state is committed per repository
-    by the store."""
+    by the store. With ``discovery``, its listings are read beside the polling and the repositories they
+    find are polled in the same run when time allows (see :mod:`painchain_gh.discovery_run`)."""
     started = time.monotonic()
     now = int(clock())
     run = SyncRun(
@@ -338,16 +356,35 @@ def run_sync(
         polled_at=lambda job: polled_before[job.key],
         credential=lambda job: credential_fingerprint(job.integration, job.api_url),
     )
+    queue = JobQueue(ordered, open_=discovery is not None)
+    listings = None
+    if discovery is not None:
+        run.listings = ListingProgress(integration.id for integration in discovery.integrations)
+        run.listing_share = discovery.share
+        listings = run_discovery(
+            discovery,
+            queue=queue,
+            client_of=run.client_of,
+            store=store,
+            now=now,
+            stop=lambda: not run.keep_going(),
+            counts=run.enricher.counts,
+            progress=run.listings,
+        )
     results = run_in_threads(
         run.work,
-        JobQueue(ordered),
+        queue,
         workers=concurrency,
         unfinished=run.unfinished,
         deadline_expired=deadline_expired,
         grace=grace,
     )
+    outcome = listings() if listings is not None else None
     run.side.close()
     report = run.report(results, started)
+    if outcome is not None:
+        report.invalid = list(outcome.invalid)
+        report.discovered = list(outcome.discovered)
     report.staleness = staleness(results, polled_before, now=clock())
     report.never_polled = sum(
         1

@@ -21,21 +21,38 @@ WAIT_STEP = 0.1  # how often the waiting thread looks at the deadline
 
 
 class JobQueue(Generic[Job]):
-    """Jobs in the order they are to be taken; more may be added (or withdrawn) while workers run."""
+    """Jobs in the order they are to be taken; more may be added (or withdrawn) while workers run.
 
-    def __init__(self, jobs: Iterable[Job] = ()) -> None:
+    An open queue (``open_=True``) keeps its workers waiting for more jobs until :meth:`close`.
+    """
+
+    def __init__(self, jobs: Iterable[Job] = (), *, open_: bool = False) -> None:
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
         self._all: list[Job] = []
         self._pending: deque[int] = deque()
         self._withdrawn: set[int] = set()
+        self._open = open_
         self.add(jobs)
 
-    def add(self, jobs: Iterable[Job]) -> None:
-        """Queue more jobs behind those already queued."""
-        with self._lock:
+    def add(self, jobs: Iterable[Job], *, front: bool = False) -> None:
+        """Queue more jobs behind those already queued (before them with ``front``, in their order)."""
+        with self._changed:
+            added = []
             for job in jobs:
-                self._pending.append(len(self._all))
+                added.append(len(self._all))
                 self._all.append(job)
+            if front:
+                self._pending.extendleft(reversed(added))
+            else:
+                self._pending.extend(added)
+            self._changed.notify_all()
+
+    def close(self) -> None:
+        """No more jobs will be added: workers stop once the queue is empty."""
+        with self._changed:
+            self._open = False
+            self._changed.notify_all()
 
     def withdraw(self, unwanted: Callable[[Job], bool]) -> int:
         """Drop queued jobs that were not taken yet and that ``unwanted`` names; returns how many."""
@@ -45,11 +62,14 @@ class JobQueue(Generic[Job]):
             self._pending = deque(index for index in self._pending if index not in self._withdrawn)
             return len(dropped)
 
-    def take(self) -> tuple[int, Job] | None:
-        """The next job and its position, or None when none is left."""
-        with self._lock:
-            if not self._pending:
-                return None
+    def take(self, give_up: Callable[[], bool] = lambda: False) -> tuple[int, Job] | None:
+        """The next job and its position; None when none is left and the queue is closed (or ``give_up()``
+        while waiting for one)."""
+        with self._changed:
+            while not self._pending:
+                if not self._open or give_up():
+                    return None
+                self._changed.wait(WAIT_STEP)
             index = self._pending.popleft()
             return index, self._all[index]
 
@@ -62,9 +82,17 @@ class JobQueue(Generic[Job]):
 class WorkerPool(Generic[Job, Result]):
     """Daemon threads that each take the next job as they finish one."""
 
-    def __init__(self, work: Callable[[Job], Result], queue: JobQueue[Job], *, workers: int) -> None:
+    def __init__(
+        self,
+        work: Callable[[Job], Result],
+        queue: JobQueue[Job],
+        *,
+        workers: int,
+        give_up: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.work = work
         self.queue = queue
+        self.give_up = give_up
         self.workers = max(1, workers)
         self.results: dict[int, Result] = {}
         self.failures: list[BaseException] = []
@@ -81,7 +109,7 @@ class WorkerPool(Generic[Job, Result]):
         """One thread's loop: take a job, do it, until none is left or a job raised."""
         try:
             while not self.failures:
-                taken = self.queue.take()
+                taken = self.queue.take(self.give_up)
                 if taken is None:
                     return
                 index, job = taken
@@ -118,7 +146,7 @@ def run_in_threads(
     expired (or never started) gets ``unfinished(job)``. An exception escaping ``work`` is re-raised.
     """
     queue = jobs if isinstance(jobs, JobQueue) else JobQueue(jobs)
-    pool = WorkerPool(work, queue, workers=workers)
+    pool = WorkerPool(work, queue, workers=workers, give_up=deadline_expired)
     pool.start()
     pool.wait(deadline_expired=deadline_expired, grace=grace)
     if pool.failures:

@@ -36,7 +36,7 @@ def discover() -> list[str]:
 def test_a_deeply_nested_list_is_a_problem_not_a_crash(requests_mock: requests_mock.Mocker) -> None:
     requests_mock.get(re.compile(r"/orgs/acme/repos"), content=b"[" * 200_000)
     (problem,) = discover()
-    assert "unexpected body" in problem
+    assert "not JSON (nested too deeply)" in problem
 
 
 def test_a_next_link_switching_to_http_is_not_followed(requests_mock: requests_mock.Mocker) -> None:
