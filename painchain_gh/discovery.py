@@ -28,7 +28,7 @@ from pydantic import SecretStr
 
 from painchain_gh.discovery_cache import MAX_PAGES, PER_PAGE, URL_MAX, CachedPage, DiscoveryCache, SourceCache
 from painchain_gh.enrich import RequestCounts
-from painchain_gh.errors import GitHubAuthError, GitHubError, GitHubNotFound, GitHubRateLimited
+from painchain_gh.errors import DeadlineReached, GitHubAuthError, GitHubError, GitHubNotFound, GitHubRateLimited
 from painchain_gh.github import GitHubClient, TokenBudget, token_fingerprint
 from painchain_gh.github_app import TIMEOUT, Sleep
 from painchain_gh.http import Deadline, RetryPolicy
@@ -183,7 +183,7 @@ def discover(
         lister = _SourceLister(client, tally=tally, counts=counts, stop=stop, clock=clock)
         try:
             listed = lister.read(key, first_url, previous, on_page=functools.partial(heard, tags=source_tags))
-        except (GitHubAuthError, GitHubRateLimited):
+        except (GitHubAuthError, GitHubRateLimited, DeadlineReached):
             raise
         except GitHubError as error:
             problems.append(f"listing {_describe(key)} failed ({error}); its last known list is used")
@@ -253,11 +253,14 @@ class _SourceLister:
         old = list(previous.pages) if previous is not None else []
         if key != INSTALLATION and old:
             first_url = old[0].url  # an owner found under /users/ stays there
-        start = previous.resume if previous is not None and previous.resume is not None else 0
-        start = start if 0 < start < len(old) else 0
+        resume_url = previous.resume_url if previous is not None else None
+        start = previous.resume if previous is not None and previous.resume is not None and resume_url else 0
+        start = start if 0 < start <= len(old) else 0
         list_key = "repositories" if key == INSTALLATION else None
         try:
-            return self._pass(key, first_url, old, start, list_key=list_key, on_page=on_page)
+            return self._pass(
+                key, first_url, old, start, list_key=list_key, on_page=on_page, resume_url=resume_url if start else None
+            )
         except GitHubNotFound:
             if key == INSTALLATION or "/orgs/" not in first_url:
                 raise
@@ -274,9 +277,10 @@ class _SourceLister:
         *,
         list_key: str | None,
         on_page: Callable[[tuple[str, ...]], None],
+        resume_url: str | None = None,
     ) -> _Listed:
         pages = old[:start]  # read by an earlier run of this pass
-        url: str | None = old[start].url if start else first_url
+        url: str | None = resume_url if start and resume_url else first_url
         index, problems, resume = start, [], None
         while url:
             if len(url) > URL_MAX:
@@ -289,11 +293,19 @@ class _SourceLister:
                 )
                 break
             if self._stop():
-                resume = index
+                resume, resume_url = index or None, url
                 pages += old[index:]  # not read again yet: the last known pages still count
                 break
             prior = old[index] if index < len(old) and old[index].url == url else None
-            answer = self._client.page(url, etag=prior.etag if prior else None, list_key=list_key)
+            try:
+                answer = self._client.page(url, etag=prior.etag if prior else None, list_key=list_key)
+            except (GitHubRateLimited, DeadlineReached) as error:  # paused, not failed: the next run carries on
+                if index == 0 and not old:
+                    raise
+                problems.append(f"listing {_describe(key)} paused ({error}); the next run carries on")
+                resume, resume_url = index or None, url
+                pages += old[index:]
+                break
             self._tally.requests += 1
             if self._counts is not None:
                 self._counts.add("discovery")
@@ -308,7 +320,13 @@ class _SourceLister:
             pages.append(page)
             on_page(page.repositories)
             url, index = next_url, index + 1
-        source = SourceCache(api_url=self._client.api_url, pages=tuple(pages), listed_at=self._clock(), resume=resume)
+        source = SourceCache(
+            api_url=self._client.api_url,
+            pages=tuple(pages),
+            listed_at=self._clock(),
+            resume=resume,
+            resume_url=resume_url if resume else None,
+        )
         return _Listed(source, problems)
 
 

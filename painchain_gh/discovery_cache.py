@@ -34,8 +34,9 @@ class SourceCache(BaseModel):
     pages: tuple[CachedPage, ...] = Field(default=(), max_length=MAX_PAGES)
     listed_at: float = 0.0
     resume: int | None = Field(
-        default=None, ge=1, lt=MAX_PAGES, description="the page the next run reads first (a pass not finished)"
+        default=None, ge=1, lt=MAX_PAGES, description="pages of an unfinished pass already read (the first ones)"
     )
+    resume_url: str | None = Field(default=None, max_length=URL_MAX, description="the page the next run reads first")
 
     @property
     def repositories(self) -> list[str]:

@@ -136,9 +136,12 @@ def discover_one(
         )
     except PainChainError as error:
         reason = f"repository discovery failed: {error}"
+        # Refused credentials stop the integration; anything else leaves it polling what it knew.
+        skipped = isinstance(error, GitHubAuthError)
     except ValidationError:  # a listing that does not fit what a cache may hold: refused, never a traceback
         reason = "repository discovery failed: the listing does not fit what painchain-gh keeps of it"
-    outcome.invalid.append(InvalidIntegration(integration.id, integration.name, reason))
+        skipped = False
+    outcome.invalid.append(InvalidIntegration(integration.id, integration.name, reason, skipped=skipped))
     return None
 
 

@@ -11,6 +11,7 @@ and https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import threading
@@ -110,12 +111,33 @@ class TokenBudget:
         self.requests = 0
         self.not_modified = 0
         self.slots = threading.BoundedSemaphore(max(1, max_concurrent))
+        self._in_flight = 0
         self._lock = threading.Lock()
 
     def check(self) -> None:
         """Raise :class:`GitHubRateLimited` if this token must not be used any more in this run."""
         if self.stopped:
             raise GitHubRateLimited(self.stopped)
+
+    @contextlib.contextmanager
+    def sending(self) -> Iterator[None]:
+        """One request of this token in flight: refused (:class:`GitHubRateLimited`) when the requests
+        already in flight could take the token under its reserve, so that concurrency never spends it."""
+        with self._lock:
+            reserve = self.effective_reserve()
+            if self.remaining is not None and self.remaining - self._in_flight - 1 < reserve and not self.stopped:
+                self.stopped = (
+                    f"token rate limit under the reserve ({self.remaining} left, {self._in_flight} requests in "
+                    f"flight, reserve {reserve}); its remaining repositories wait for the next run"
+                )
+            if self.stopped:
+                raise GitHubRateLimited(self.stopped)
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
 
     def pace(self, cost: int, *, deadline: Deadline, sleep: Sleep) -> None:
         """Wait until ``cost`` points fit this token's pace; :class:`DeadlineReached` (nothing sent, the
@@ -478,7 +500,7 @@ class GitHubClient:
                 ) from None
             self.budget.pace(GET_POINTS, deadline=self._deadline, sleep=self._sleep)
             try:
-                with self.budget.slots, self._slots:
+                with self.budget.slots, self._slots, self.budget.sending():
                     reply = exchange(
                         self._session,
                         prepared,

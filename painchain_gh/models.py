@@ -48,6 +48,7 @@ _PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+-----END [A-Z ]*PRI
 # GitHub generates 2048-bit App keys (about 1,700). Anything larger is refused before it is parsed.
 _MAX_PEM = 3_600
 _MAX_REPOSITORIES = 20_000
+MAX_WILDCARD_OWNERS = 100  # "owner/*" entries of one integration: each is a listing read every run
 _MAX_TAGS = 50
 
 WILDCARD = "*"
@@ -363,6 +364,12 @@ class IntegrationConfig(BaseModel):
             raise ValueError("privateKey: missing; a GitHub App needs both appId and privateKey")
         if self.private_key is not None and self.app_id is None:
             raise ValueError("appId: missing; a GitHub App needs both appId and privateKey")
+        owners = {repository.owner.lower() for repository in self.repositories if repository.is_wildcard}
+        if len(owners) > MAX_WILDCARD_OWNERS:
+            raise ValueError(
+                f'repositories: {len(owners)} "owner/*" entries; at most {MAX_WILDCARD_OWNERS} owners are listed '
+                "per integration (split it into several integrations)"
+            )
         if not self.uses_app:
             if self.token is None and not (info.context or {}).get("anonymous_allowed"):
                 raise ValueError("token: missing; give a GitHub token, or a GitHub App's appId and privateKey instead")

@@ -218,3 +218,69 @@ def test_an_app_without_repositories_polls_its_whole_installation(github: FakeGi
     assert (second.requests, second.not_modified) == (2, 2)
     assert github.apps.mint_count(installation.id) == 1
     assert provider.installation_id() == installation.id
+
+
+def test_a_listing_stopped_by_its_share_carries_on_next_time_and_only_a_whole_pass_finds_gone(
+    github: FakeGitHub,
+) -> None:
+    from painchain_gh.discovery import discover
+
+    for i in range(450):
+        github.apps.add_listed_repo("acme", f"svc-{i:03d}")
+    wanted = integration(repositories=["acme/*"])
+    client = discoverer().client(github.url, token)
+    reads: list[int] = []
+
+    def stop_after(pages: int) -> Any:
+        return lambda: len(github.requests_to("GET", "^/orgs/acme/repos$")) >= pages
+
+    heard: list[str] = []
+    first = discover(
+        wanted,
+        client=client,
+        stop=stop_after(2),
+        on_repositories=lambda found: heard.extend(r.full_name for r in found),
+    )
+    reads.append(len(github.requests_to("GET", "^/orgs/acme/repos$")))
+    assert not first.complete and first.cache.sources["owner:acme"].resume == 2
+    assert len(heard) == len(first.repositories) == 198  # heard page by page; 200 minus archived and disabled
+    github.apps.remove_listed_repo("acme", "svc-449")  # on a page not read yet
+    second = discover(wanted, client=client, cache=first.cache, stop=stop_after(4))
+    pages_asked = [r.query.get("page", "1") for r in github.requests_to("GET", "^/orgs/acme/repos$")]
+    assert pages_asked == ["1", "2", "3", "4"]  # carried on at page 3
+    assert not second.complete and second.diff.disappeared == []  # an unfinished pass proves nothing gone
+    third = discover(wanted, client=client, cache=second.cache)
+    assert third.complete and third.cache.sources["owner:acme"].resume is None
+    assert [r.query.get("page", "1") for r in github.requests_to("GET", "^/orgs/acme/repos$")][4:] == ["5"]
+    assert len(third.repositories) == 451  # 449 services + api + web
+    fourth = discover(wanted, client=client, cache=third.cache)  # a whole pass from page 1 again
+    assert fourth.complete and fourth.diff.disappeared == []
+
+
+def test_a_listing_past_its_page_cap_says_so(github: FakeGitHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    import painchain_gh.discovery as discovery_module
+
+    monkeypatch.setattr(discovery_module, "MAX_PAGES", 2)
+    for i in range(300):
+        github.apps.add_listed_repo("acme", f"svc-{i:03d}")
+    result = discoverer().discover(integration(repositories=["acme/*"]), api_url=github.url, token=token)
+    (problem,) = result.problems
+    assert "stopped at 2 pages (200 repositories); the rest is not polled" in problem
+    assert result.complete
+
+
+def test_a_next_link_too_long_to_keep_stops_the_listing_with_a_problem(requests_mock: Any) -> None:
+    import re as regex
+
+    from painchain_gh.discovery import Discoverer
+
+    api = "https://api.github.com"
+    repo = {"name": "api", "owner": {"login": "acme"}}
+    link = f'<{api}/orgs/acme/repos?page=2&x={"y" * 2100}>; rel="next"'
+    requests_mock.get(regex.compile(r"/orgs/acme/repos"), json=[repo], headers={"Link": link})
+    listed = Discoverer(session=requests.Session(), sleep=lambda _: None).discover(
+        integration(repositories=["acme/*"]), api_url=api, token=token
+    )
+    assert names(listed.repositories) == ["acme/api"]
+    assert listed.problems == ["GitHub's page link for the repositories of acme is too long to keep; listing stopped"]
+    assert requests_mock.call_count == 1

@@ -165,7 +165,8 @@ def check_discovery(cache: DiscoveryCache) -> DiscoveryCache:
     sources = {}
     for key, source in cache.sources.items():
         base = source.api_url.rstrip("/") + "/"
-        if not base.startswith(("https://", "http://")) or not all(page.url.startswith(base) for page in source.pages):
+        urls = [page.url for page in source.pages] + ([source.resume_url] if source.resume_url else [])
+        if not base.startswith(("https://", "http://")) or not all(url.startswith(base) for url in urls):
             continue
         pages = tuple(
             page if page.etag is None or is_header_safe(page.etag) else page.model_copy(update={"etag": None})

@@ -128,17 +128,17 @@ def test_token_under_the_rate_limit_reserve_is_not_spent_any_more(connector: Con
     expected = {name: seed_issues(connector.github, f"acme/{name}", count=1) for name in ("r1", "r2", "r3", "other")}
     connector.github.add_token("ghp_low")
     connector.github.add_token("ghp_other")
-    connector.github.set_remaining("ghp_low", 106)  # 3 per repository (events, runs, deployments): r3's first hits 99
+    connector.github.set_remaining("ghp_low", 106)  # 3 per repository (events, runs, deployments): 100 left after r2
     add_integration(connector, id="low", token="ghp_low", repos=repos("r1", "r2", "r3"))
     add_integration(connector, id="rich", token="ghp_other", repos=repos("other"))
 
     run = connector.run("sync", "--rate-limit-reserve", "100", "--concurrency", "1")
 
     assert run.returncode == 3, run.stderr
-    assert len(github_requests_with(connector.github, "ghp_low")) == 7  # the 7th answered 99 left: no 8th
+    assert len(github_requests_with(connector.github, "ghp_low")) == 6  # a 7th would leave 99: never sent
     assert sorted(connector.backend.external_ids()) == sorted(expected["r1"] + expected["r2"] + expected["other"])
     deferred = [m for m in messages(run, "warning") if m.startswith("acme/r3 [low]: deferred")]
-    assert deferred and "rate limit under the reserve (99 left < 100)" in deferred[0]
+    assert deferred and "rate limit under the reserve (100 left, 0 requests in flight, reserve 100)" in deferred[0]
     assert run.summary()["deferred"] == 1
 
     connector.github.set_remaining("ghp_low", 5000)

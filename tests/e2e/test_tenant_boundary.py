@@ -232,3 +232,91 @@ def test_a_thousand_repository_installation_keeps_its_backend_cursor_under_100_k
     assert len(cursor_repos(cursor)) == 1001  # every repository, and the discovery entry
     biggest_put = max(len(json.dumps(body)) for _, body in backend.puts if "config" in body)
     assert biggest_put <= 100 * 1024
+
+
+def listed_pages(connector: Connector) -> list[str]:
+    """The page numbers of every ``/orgs/bigorg/repos`` request, in order ("1" for the first page)."""
+    return [r.query.get("page", "1") for r in connector.github.requests_to("GET", r"^/orgs/bigorg/repos$")]
+
+
+def test_one_tenants_big_discovery_never_holds_up_the_others_and_progresses_across_runs(connector: Connector) -> None:
+    """A big ``bigorg/*`` used to be listed to its end before any repository of any tenant was polled, and
+    nothing was kept when the run's deadline came first: nobody was polled, on every run."""
+    github, backend = connector.github, connector.backend
+    for number in range(1000):  # ten pages
+        github.apps.add_listed_repo("bigorg", f"svc-{number:04d}")
+    others = seed_issues(github, "acme/web", count=2)
+    backend.add_integration(id="big", tenant_id="tenant-big", repositories=["bigorg/*"])
+    backend.add_integration(id="small", tenant_id="tenant-small", repositories=["acme/web"])
+    github.latency = 0.3  # a slow listing: each page takes 0.3 s
+
+    first = connector.run("sync", "--max-runtime", "3s", timeout=30)
+
+    assert_no_traceback(first)
+    assert [event.body["externalId"] for event in backend.events_for("small")] == others
+    summary = first.summary()
+    assert summary["github_requests_by_kind"]["discovery"] == len(listed_pages(connector)) > 0
+    read_first = listed_pages(connector)
+    assert read_first[0] == "1" and len(read_first) < 10  # the run's share ended the listing early
+
+    github.latency = 0
+    second = connector.run("sync", "--max-runtime", "30s", env={"PAINCHAIN_GH_BUDGET_WINDOW": "1s"})  # a big budget
+
+    assert_no_traceback(second)
+    read_second = listed_pages(connector)[len(read_first) :]
+    assert read_second[0] == str(len(read_first) + 1)  # carried on where the first run stopped
+    assert read_second[-1] == "10"
+    polled = {r.path for r in github.requests_to("GET", r"^/repos/bigorg/[^/]+/events$")}
+    assert len(polled) == 1000  # every repository of the big tenant is polled, none waits for the listing's end
+    assert [event.body["externalId"] for event in backend.events_for("small")] == others  # nothing twice
+
+
+def test_shards_sharing_the_backend_state_list_once(connector: Connector) -> None:
+    github, backend = connector.github, connector.backend
+    for number in range(5):
+        github.apps.add_listed_repo("bigorg", f"svc-{number}")
+    backend.add_integration(id="big", tenant_id="tenant-big", repositories=["bigorg/*"])
+    args = ("sync", "--state", "backend")
+
+    second_shard = connector.run(*args, "--shard", "1/2")
+    assert second_shard.returncode == 0, second_shard.stderr
+    assert listed_pages(connector) == []  # the first shard lists for everyone
+    first_shard = connector.run(*args, "--shard", "0/2")
+    assert first_shard.returncode == 0, first_shard.stderr
+    assert listed_pages(connector) == ["1"]
+    again = connector.run(*args, "--shard", "1/2")
+    assert again.returncode == 0, again.stderr
+    assert listed_pages(connector) == ["1"]  # still once: the second shard polls what the first stored
+    polled = {r.path for r in github.requests_to("GET", r"^/repos/bigorg/[^/]+/events$")}
+    assert len(polled) == 5  # each repository by the shard that owns it
+
+
+def test_discovery_obeys_the_rate_limit_reserve_and_keeps_its_progress(connector: Connector) -> None:
+    github, backend = connector.github, connector.backend
+    for number in range(1000):
+        github.apps.add_listed_repo("bigorg", f"svc-{number:04d}")
+    spec = github.add_token("ghp_limited_token_0123456789abcdefABCDEF")
+    backend.add_integration(id="big", repositories=["bigorg/*"], token="ghp_limited_token_0123456789abcdefABCDEF")
+    github.set_remaining("ghp_limited_token_0123456789abcdefABCDEF", 105)
+
+    run = connector.run("sync", "--rate-limit-reserve", "100")
+
+    assert_no_traceback(run)
+    assert run.returncode == 3, run.stderr
+    assert spec.remaining >= 99  # the reserve was kept: before, discovery drained the token to 0
+    assert any("paused" in record["message"] and "next run carries on" in record["message"] for record in run.log)
+    assert run.summary()["github_requests_by_kind"]["discovery"] == len(listed_pages(connector))
+
+
+def test_too_many_owner_entries_or_a_huge_next_link_fail_their_integration_alone(connector: Connector) -> None:
+    github, backend = connector.github, connector.backend
+    others = seed_issues(github, "acme/web", count=1)
+    backend.add_integration(id="many", tenant_id="t1", repositories=[f"owner{number}/*" for number in range(1001)])
+    backend.add_integration(id="small", tenant_id="t2", repositories=["acme/web"])
+
+    for command in ("sync", "check"):
+        run = connector.run(command)
+        assert_no_traceback(run)
+        assert run.returncode == 3, run.stdout + run.stderr
+        assert "1001" in run.stdout + run.stderr and "entries; at most 100 owners" in run.stdout + run.stderr
+    assert [event.body["externalId"] for event in backend.events_for("small")] == others
