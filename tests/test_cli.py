@@ -382,3 +382,22 @@ def test_exit_status_is_what_the_interpreter_would_set(capsys: pytest.CaptureFix
     assert [exit_status(code) for code in (None, 0, 3, 130, 256 + 6)] == [0, 0, 3, 130, 6]
     assert exit_status("usage: broken") == 1
     assert capsys.readouterr().err == "usage: broken\n"
+
+
+def test_integration_alone_syncs_only_that_integration(requests_mock: requests_mock.Mocker, environment: Path) -> None:
+    """``sync --integration ID`` without ``--repo`` used to be ignored: every integration was polled."""
+    backend = BackendDouble(
+        requests_mock,
+        [integration_row("acme/api", identifier="one"), integration_row("acme/web", identifier="two")],
+    )
+    mock_repo(requests_mock, "acme/api", events=[with_id(issues_event(title="Login fails"), 11, 120)])
+    mock_repo(requests_mock, "acme/web", events=[with_id(release_event("v3"), 12, 60)])
+
+    result = invoke("sync", "--integration", "two", "--log-format", "json")
+
+    assert result.exit_code == 0, result.stderr
+    assert [body["integrationId"] for _, body in backend.events] == ["two"]
+    assert not [r for r in requests_mock.request_history if "/repos/acme/api/" in r.url]
+    unknown = invoke("sync", "--integration", "three", "--log-format", "json")
+    assert unknown.exit_code == ExitCode.CONFIG
+    assert "--integration three: not an active GitHub integration" in unknown.stderr
