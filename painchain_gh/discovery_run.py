@@ -310,7 +310,7 @@ class DiscoveryPlan:
     api_url_for: Callable[[Integration], str | None]
     jobs_for: Callable[[Integration, list[RepositoryConfig]], list[RepoJob]]  # new repositories -> this shard's jobs
     write: bool = True  # store the listings (shards sharing the backend's state leave it to the first)
-    share: float = 0.5 * 50.0  # seconds one integration's listing may take (DISCOVERY_SHARE of --max-runtime)
+    share: float = DISCOVERY_SHARE * 50.0  # seconds one listing may take (DISCOVERY_SHARE of --max-runtime)
     workers: int = 4  # listings read at once (the requests go through the same pace and slots as polling)
 
 
@@ -329,40 +329,11 @@ def run_discovery(
     repositories that appear are queued first (they were never polled), those gone are withdrawn, and
     the queue is closed once every listing is done. Returns a call that waits for them and gives the
     outcome (the caller's workers are done by then, or the deadline passed)."""
-    outcome = DiscoveryOutcome()
-    lock = threading.Lock()
-    left = [len(plan.integrations)]
+    listings = _Listings(plan, queue, client_of, store, now, stop, counts, progress)
     pool = SidePool(workers=max(1, min(plan.workers, len(plan.integrations))), name="discovery")
-
-    def one(integration: Integration) -> None:
-        own = DiscoveryOutcome()
-        try:
-            _list_in_run(
-                integration,
-                plan,
-                own,
-                queue=queue,
-                client_of=client_of,
-                store=store,
-                now=now,
-                stop=stop,
-                counts=counts,
-                progress=progress,
-            )
-        finally:
-            progress.finished(integration.id)
-            with lock:
-                outcome.invalid += own.invalid
-                outcome.discovered += own.discovered
-                outcome.requests += own.requests
-                outcome.not_modified += own.not_modified
-                left[0] -= 1
-                if left[0] == 0:
-                    queue.close()
-
     if not plan.integrations:
         queue.close()
-    futures = [pool.submit(functools.partial(one, integration)) for integration in plan.integrations]
+    futures = [pool.submit(functools.partial(listings.one, integration)) for integration in plan.integrations]
 
     def wait() -> DiscoveryOutcome:
         for future in futures:
@@ -371,53 +342,84 @@ def run_discovery(
             except (TimeoutError, concurrent.futures.TimeoutError):
                 continue  # still listing after the deadline: left to its daemon thread (bounded by it)
         pool.close()
-        with lock:
-            return outcome
+        return listings.outcome()
 
     return wait
 
 
-def _list_in_run(
-    integration: Integration,
-    plan: DiscoveryPlan,
-    outcome: DiscoveryOutcome,
-    *,
-    queue: JobQueue[RepoJob],
-    client_of: Callable[[Integration, str], GitHubClient],
-    store: StateStore,
-    now: float,
-    stop: Callable[[], bool],
-    counts: RequestCounts,
-    progress: ListingProgress,
-) -> None:
-    api_url = plan.api_url_for(integration)
-    if api_url is None:
-        return
-    until = time.monotonic() + plan.share
-    try:
-        client = client_of(integration, api_url)
-    except PainChainError as error:
-        outcome.invalid.append(
-            InvalidIntegration(integration.id, integration.name, f"repository discovery failed: {error}")
+@dataclass
+class _Listings:
+    """What every listing of one run shares, and their outcome so far."""
+
+    plan: DiscoveryPlan
+    queue: JobQueue[RepoJob]
+    client_of: Callable[[Integration, str], GitHubClient]
+    store: StateStore
+    now: float
+    stop: Callable[[], bool]
+    counts: RequestCounts
+    progress: ListingProgress
+    _outcome: DiscoveryOutcome = field(default_factory=DiscoveryOutcome)
+    _left: int = -1
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def outcome(self) -> DiscoveryOutcome:
+        """What the listings found and which failed, so far."""
+        with self._lock:
+            return self._outcome
+
+    def one(self, integration: Integration) -> None:
+        """List one integration; the last listing to end closes the queue."""
+        own = DiscoveryOutcome()
+        try:
+            self._list(integration, own)
+        except Exception as error:  # a bug must not take the run down: this integration's listing fails
+            reason = f"repository discovery failed: unexpected error: {type(error).__name__}"
+            own.invalid.append(InvalidIntegration(integration.id, integration.name, reason, skipped=False))
+        finally:
+            self.progress.finished(integration.id)
+            with self._lock:
+                self._outcome.invalid += own.invalid
+                self._outcome.discovered += own.discovered
+                self._outcome.requests += own.requests
+                self._outcome.not_modified += own.not_modified
+                self._left = (len(self.plan.integrations) if self._left < 0 else self._left) - 1
+                if self._left == 0:
+                    self.queue.close()
+
+    def _list(self, integration: Integration, outcome: DiscoveryOutcome) -> None:
+        api_url = self.plan.api_url_for(integration)
+        if api_url is None:
+            return
+        until = time.monotonic() + self.plan.share
+        try:
+            client = self.client_of(integration, api_url)
+        except PainChainError as error:
+            reason = f"repository discovery failed: {error}"
+            skipped = isinstance(error, GitHubAuthError)  # refused credentials stop the integration
+            outcome.invalid.append(InvalidIntegration(integration.id, integration.name, reason, skipped=skipped))
+            return
+
+        def gone(names: list[str]) -> None:
+            self.progress.finished(integration.id, names)
+            lowered = {name.lower() for name in names}
+            self.queue.withdraw(
+                lambda job: job.integration.id == integration.id and job.repository.full_name.lower() in lowered
+            )
+
+        listed = discover_one(
+            integration,
+            client=client,
+            store=self.store,
+            now=self.now,
+            write=self.plan.write,
+            outcome=outcome,
+            stop=lambda: self.stop() or time.monotonic() >= until,
+            on_repositories=lambda repositories: self.queue.add(
+                self.plan.jobs_for(integration, repositories), front=True
+            ),
+            on_gone=gone,
+            counts=self.counts,
         )
-        return
-
-    def gone(names: list[str]) -> None:
-        progress.finished(integration.id, names)
-        lowered = {name.lower() for name in names}
-        queue.withdraw(lambda job: job.integration.id == integration.id and job.repository.full_name.lower() in lowered)
-
-    listed = discover_one(
-        integration,
-        client=client,
-        store=store,
-        now=now,
-        write=plan.write,
-        outcome=outcome,
-        stop=lambda: stop() or time.monotonic() >= until,
-        on_repositories=lambda repositories: queue.add(plan.jobs_for(integration, repositories), front=True),
-        on_gone=gone,
-        counts=counts,
-    )
-    if listed is not None:
-        outcome.discovered.append(integration.id)
+        if listed is not None:
+            outcome.discovered.append(integration.id)
