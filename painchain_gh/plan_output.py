@@ -94,8 +94,6 @@ def render_text(plan: Plan) -> str:
     """The plan for people: settings and assumptions, a table, what does not fit and why, limits, notes."""
     lines = [*_heading(plan), "", *_table(plan)]
     lines += _not_fitting(plan)
-    if plan.process.shards_needed is not None:
-        lines += ["", *_process(plan)]
     lines += ["", "GitHub's limits (per user or App installation) and the schedule:"]
     width = max(len(check.limit) for check in plan.checks)
     for check in plan.checks:
@@ -255,17 +253,23 @@ def _fits_cell(fits: bool, unknown: bool) -> str:
 
 
 def _not_fitting(plan: Plan) -> list[str]:
-    """One paragraph per shortfall, credentials with the same one named together, then what holds for all."""
+    """One paragraph per shortfall (credentials with the same one named together), what holds for every
+    credential, and the process's own shortfall."""
     grouped: dict[str, list[str]] = {}
     for credential in plan.credentials:
         if not credential.sizing.fits:
             grouped.setdefault(_shortfall(credential, plan.schedule), []).append(credential_name(credential))
-    if not grouped:
+    process = _process(plan)
+    if not grouped and not process:
         return []
     lines = ["", "What does not fit:"]
     for text, names in grouped.items():
         shown = ", ".join(names[:_NAMED]) + (f" and {len(names) - _NAMED} more" if len(names) > _NAMED else "")
         lines += wrap(f"{shown}: {text}", "  - ", "    ")
+    if process:
+        lines += wrap(process, "  - ", "    ")
+    if not grouped:
+        return lines
     more = sum(
         (credential.sizing.needs.credentials - 1) if credential.sizing.needs is not None else 0
         for credential in plan.credentials
@@ -281,23 +285,25 @@ def _not_fitting(plan: Plan) -> list[str]:
     return [*lines, *wrap(general, "  ")]
 
 
-def _process(plan: Plan) -> list[str]:
+def _process(plan: Plan) -> str:
+    """Why one process cannot carry its share within a run, and what would ("" when it can)."""
     process = plan.process
+    if process.shards_needed is None:
+        return ""
     schedule = plan.schedule
-    shards = f"{schedule.shards} shard" + ("s" if schedule.shards != 1 else "")
     text = (
-        f"One process ({shards}) sends about {process.requests_per_run:,.0f} requests a run; its --concurrency"
-        f" {schedule.concurrency} carries about {process.capacity_per_run:,.0f} in {human_duration(schedule.window)}"
-        f" at {_ms(schedule.latency)} a request."
+        f"each process ({_count(schedule.shards, 'shard', 'shards')}) sends about"
+        f" {process.requests_per_run:,.0f} requests a run, and its --concurrency {schedule.concurrency} carries about"
+        f" {process.capacity_per_run:,.0f} in {human_duration(schedule.window)} at {_ms(schedule.latency)} a request."
     )
+    options = []
     if process.shards_needed:
-        text += (
-            f" {process.shards_needed} shards would carry it (shards add processes, not budget: each credential's"
-            " budget is shared by the shards)."
-        )
-    else:
-        text += " The discovered lists alone are more than a process carries: fewer or smaller lists, or a longer run."
-    return wrap(text)
+        options.append(f"{process.shards_needed} shards (they add processes, not budget)")
+    if process.concurrency_needed is not None:
+        options.append(f"--concurrency {process.concurrency_needed}")
+    if options:
+        return f"{text} Any one of these would carry it: {'; '.join(options)}."
+    return f"{text} The discovered lists alone are more than a process carries: a longer run would."
 
 
 def _notes(plan: Plan) -> list[str]:
@@ -367,6 +373,7 @@ def to_json(plan: Plan) -> dict[str, Any]:
             "requests_per_run": plan.process.requests_per_run,
             "capacity_per_run": plan.process.capacity_per_run,
             "shards_needed": plan.process.shards_needed,
+            "concurrency_needed": plan.process.concurrency_needed,
         },
         "github_limits": [{"limit": check.limit, "ok": check.ok, "detail": check.detail} for check in plan.checks],
         "unknown_lists": [{"integration": member.id, "reason": member.unknown} for member in plan.unknown],

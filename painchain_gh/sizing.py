@@ -45,6 +45,7 @@ RUN_IN_PROGRESS = 300.0  # seconds a workflow run started by activity stays in p
 ACTIVE_DEPLOYMENTS = 1  # read after the activity
 ACTIVE_ENRICHMENT = 3  # e.g. a push's compare, a pull request and its files, a failed run's jobs
 FIRST_SYNC_ENRICHMENT = 11  # per repository with history inside --backfill-details (13-15 requests in all)
+MAX_CONCURRENCY = 64  # the largest --concurrency sync takes
 RUNTIME_MARGIN = 10.0  # seconds a run leaves before the next one starts (start-up, saving, the CronJob)
 SCHEDULES = (60.0, 120.0, 180.0, 300.0, 600.0, 900.0, 1800.0, 3600.0)  # schedules worth suggesting
 _SWEEP_SAMPLES = 64  # offsets averaged over for the share of polls that sweep
@@ -376,16 +377,20 @@ class ProcessLoad:
     requests_per_run: float  # its share of what every credential may send in a run, and every discovered list
     capacity_per_run: float  # --concurrency requests in flight over the run's window at the assumed latency
     shards_needed: int | None  # None: it fits; else the shards that would make it fit (0: none would)
+    concurrency_needed: int | None = None  # a --concurrency that alone would make it fit (None: none would)
 
 
 def process_load(sizings: list[Sizing], schedule: Schedule) -> ProcessLoad:
     """Whether one process's --concurrency carries its share of every credential within a run."""
     paced = sum(min(sizing.requests_per_run, sizing.budget_per_run) for sizing in sizings)  # the pacer holds the rest
     listing = sum(sizing.listing_per_run for sizing in sizings) / schedule.shards  # every shard lists all
-    capacity = schedule.concurrency * schedule.window / max(schedule.latency, 1e-3)
+    per_slot = schedule.window / max(schedule.latency, 1e-3)  # requests one slot carries in a run
+    capacity = schedule.concurrency * per_slot
     requests = paced / schedule.shards + listing
     if requests <= capacity:
         return ProcessLoad(requests, capacity, None)
+    wanted = math.ceil(requests / per_slot) if per_slot > 0 else MAX_CONCURRENCY + 1
+    concurrency = wanted if wanted <= MAX_CONCURRENCY else None
     if listing >= capacity:
-        return ProcessLoad(requests, capacity, 0)
-    return ProcessLoad(requests, capacity, math.ceil(paced / (capacity - listing)))
+        return ProcessLoad(requests, capacity, 0, concurrency)
+    return ProcessLoad(requests, capacity, math.ceil(paced / (capacity - listing)), concurrency)

@@ -291,3 +291,14 @@ def test_no_integration_at_all_is_a_plan_too() -> None:
     text = render_text(plan)
     assert "total, 0 credentials" in text and text.endswith("Everything fits (exit 0).")
     assert to_json(plan)["credentials"] == []
+
+
+def test_a_process_that_cannot_carry_its_share_is_told_to_shard() -> None:
+    many = [named(f"t{index}", 100, token=f"ghp_token_number_{index}") for index in range(100)]
+    plan = plan_of(many)
+    assert all(credential.sizing.fits for credential in plan.credentials) and not plan.fits
+    assert plan.process.shards_needed is not None and plan.process.shards_needed > 1
+    text = flat(render_text(plan))
+    assert f"Any one of these would carry it: {plan.process.shards_needed} shards (they add processes" in text
+    sharded = plan_of(many, schedule=Schedule(shards=plan.process.shards_needed))
+    assert sharded.fits

@@ -190,6 +190,8 @@ def test_shards_share_each_credential_and_only_help_the_process() -> None:
     sizings = [size(load(100), schedule) for _ in range(4)]
     process = process_load(sizings, schedule)
     assert process.shards_needed == math.ceil(sum(s.requests_per_run for s in sizings) / 200)
+    assert process.concurrency_needed == math.ceil(process.requests_per_run / 50)  # a slot carries 50 a run
+    assert process_load(sizings, replace(schedule, concurrency=process.concurrency_needed)).shards_needed is None
     sharded = replace(schedule, shards=process.shards_needed)
     assert process_load([size(load(100), sharded) for _ in range(4)], sharded).shards_needed is None
     assert size(load(1000), sharded).budget_per_run == size(load(1000), schedule).budget_per_run
