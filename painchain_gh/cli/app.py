@@ -13,6 +13,7 @@ import typer
 from painchain_gh import __version__
 from painchain_gh.cli.check import check
 from painchain_gh.cli.deadletter import deadletter_app
+from painchain_gh.cli.plan import plan
 from painchain_gh.cli.register import register
 from painchain_gh.cli.state import state_app
 from painchain_gh.cli.sync import sync
@@ -27,6 +28,7 @@ app = typer.Typer(
 app.command("sync")(sync)
 app.command("register")(register)
 app.command("check")(check)
+app.command("plan")(plan)
 app.add_typer(state_app, name="state")
 app.add_typer(deadletter_app, name="deadletter")
 
