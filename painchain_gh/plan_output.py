@@ -328,7 +328,8 @@ def _notes(plan: Plan) -> list[str]:
     if any(credential.sizing.listing_per_run for credential in plan.credentials):
         notes.append(
             "Listing discovered repositories (App installations, owner/*) costs a request per 100 repositories"
-            " in every run of every shard, outside the pacer's budget; the figures above include it."
+            " in every run, paced with the rest (a 304 costs no rate-limit unit); with state files every shard"
+            " lists, with --state backend only the first; the figures above count every shard's."
         )
     return notes
 

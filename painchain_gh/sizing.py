@@ -74,7 +74,7 @@ class Portion:
     interval: float = 0.0  # the integration's minimum seconds between two polls of a repository (0: none)
     streams: Streams = field(default_factory=Streams)
     image_owners: int = 0  # owners whose container images are read (once per run each)
-    listing_pages: int = 0  # pages of discovered lists, read at every run by every shard (not paced)
+    listing_pages: int = 0  # pages of discovered lists, read at every run (paced; by every shard with state files)
 
 
 @dataclass(frozen=True)
@@ -232,7 +232,7 @@ class Sizing:
 
     repositories: int
     requests_per_run: float  # paced: events, runs, deployments, enrichment, images
-    listing_per_run: int  # discovered lists, every shard, not paced
+    listing_per_run: int  # discovered lists, every shard (paced with the rest)
     points_per_minute: float  # what the steady state implies
     budget_per_minute: int
     budget_per_run: float

@@ -75,8 +75,10 @@ class Pace:
     shards: int = 1
 
     def points_for(self, asked: int | None) -> int:
-        """This process's points per window for a credential an integration asks ``asked`` of."""
-        return max(1, (asked if asked is not None else self.points) // max(1, self.shards))
+        """This process's points per window for a credential an integration asks ``asked`` of (an ask can
+        only lower the operator's budget, never raise it)."""
+        wanted = self.points if asked is None else min(asked, self.points)
+        return max(1, wanted // max(1, self.shards))
 
 
 class SyncRun:
