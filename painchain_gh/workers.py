@@ -99,14 +99,21 @@ class WorkerPool(Generic[Job, Result]):
         self.all_done = threading.Event()
         self._running = self.workers
         self._lock = threading.Lock()
+        self._go = threading.Event()
 
     def start(self) -> None:
-        """Start the threads (daemons: one stuck in I/O never keeps the process alive)."""
-        for number in range(self.workers):
-            threading.Thread(target=self.worker, name=f"poll-{number}", daemon=True).start()
+        """Start the threads (daemons: one stuck in I/O never keeps the process alive). They all start
+        before any of them works: a thread started while others run Python code waits for the
+        interpreter lock (milliseconds each), a thread started while they wait does not."""
+        try:
+            for number in range(self.workers):
+                threading.Thread(target=self.worker, name=f"poll-{number}", daemon=True).start()
+        finally:
+            self._go.set()
 
     def worker(self) -> None:
         """One thread's loop: take a job, do it, until none is left or a job raised."""
+        self._go.wait()
         try:
             while not self.failures:
                 taken = self.queue.take(self.give_up)
