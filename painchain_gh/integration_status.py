@@ -28,7 +28,14 @@ from typing import Any
 from painchain_gh import secrets
 from painchain_gh.backend import BackendClient
 from painchain_gh.errors import BackendError
-from painchain_gh.models import LAST_ERROR_KEY, POLLED_STATUSES, InvalidIntegration, ListedStatus, escape
+from painchain_gh.models import (
+    INTEGRATION_TYPES,
+    LAST_ERROR_KEY,
+    POLLED_STATUSES,
+    InvalidIntegration,
+    ListedStatus,
+    escape,
+)
 from painchain_gh.results import UNFINISHED, RepoResult, RepoStatus
 
 log = logging.getLogger("painchain_gh")
@@ -117,7 +124,7 @@ def apply_change(row: dict[str, Any], change: StatusChange) -> dict[str, Any] | 
     in place: only ``lastError``), or None when nothing is to be written: it already says so, or it is no
     longer a GitHub integration painchain-gh polls (a person set it inactive meanwhile). A config without
     ``name`` and ``tags``, which newer backends refuse to store, gets the status alone."""
-    if row.get("type") != "github" or row.get("status", ACTIVE) not in POLLED_STATUSES:
+    if row.get("type") not in INTEGRATION_TYPES or row.get("status", ACTIVE) not in POLLED_STATUSES:
         return None
     config: dict[str, Any] = row["config"]
     status = row.get("status", ACTIVE)

@@ -52,6 +52,9 @@ MAX_WILDCARD_OWNERS = 100  # "owner/*" entries of one integration: each is a lis
 _MAX_TAGS = 50
 
 WILDCARD = "*"
+TOKEN_TYPE = "github"  # noqa: S105 - a type name: PainChain's "GitHub" connector (a token; older ones may hold an App)
+APP_TYPE = "github-app"  # PainChain's "GitHub App" connector: an App's appId and privateKey
+INTEGRATION_TYPES = (TOKEN_TYPE, APP_TYPE)
 POLLED_STATUSES = ("active", "error")  # "error" is set by painchain-gh itself; any other status is a person's
 LAST_ERROR_KEY = "lastError"  # where painchain-gh writes why an integration cannot be synced
 _KEPT_WHEN_EMPTY = frozenset({"cursor"})  # written by painchain-gh: its own checks judge an empty one
@@ -241,7 +244,8 @@ class IntegrationConfig(BaseModel):
     """``config`` of a GitHub integration.
 
     Authentication is a ``token``, or a GitHub App (``appId`` + ``privateKey``, optionally
-    ``installationId``); when both are given the App is used. ``baseUrl`` (upstream, with
+    ``installationId``); when both are given the App is used. Validated with the context
+    ``app_only`` (a ``github-app`` integration), a token alone is not enough. ``baseUrl`` (upstream, with
     ``isEnterprise``) is ``apiUrl``; ``pollInterval`` (upstream, 60-3600) is ``polling.interval``.
     """
 
@@ -358,6 +362,7 @@ class IntegrationConfig(BaseModel):
 
     @model_validator(mode="after")
     def _pick_credentials(self, info: ValidationInfo) -> IntegrationConfig:
+        context = info.context or {}
         if self.poll_interval is not None and self.polling.interval is None:
             object.__setattr__(self, "polling", self.polling.model_copy(update={"interval": self.poll_interval}))
         if self.app_id is not None and self.private_key is None:
@@ -370,9 +375,15 @@ class IntegrationConfig(BaseModel):
                 f'repositories: {len(owners)} "owner/*" entries; at most {MAX_WILDCARD_OWNERS} owners are listed '
                 "per integration (split it into several integrations)"
             )
+        if context.get("app_only") and not self.uses_app:
+            raise ValueError(
+                "appId and privateKey: missing; a GitHub App integration needs the App's id and private key"
+            )
         if not self.uses_app:
-            if self.token is None and not (info.context or {}).get("anonymous_allowed"):
-                raise ValueError("token: missing; give a GitHub token, or a GitHub App's appId and privateKey instead")
+            if self.token is None and not context.get("anonymous_allowed"):
+                raise ValueError(
+                    "token: missing; fill in a GitHub token (for a GitHub App, use the GitHub App connector)"
+                )
             if not self.repositories:
                 raise ValueError(
                     'repositories: none given; list them, e.g. ["acme/api", "acme/web"] or ["acme/*"] '
@@ -387,7 +398,7 @@ class IntegrationConfig(BaseModel):
 
 
 class Integration(BaseModel):
-    """A GitHub integration row from ``GET /integrations``."""
+    """A GitHub integration row (type ``github`` or ``github-app``) from ``GET /integrations``."""
 
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
@@ -604,8 +615,9 @@ def private_key_parts(key: str) -> list[str]:
 
 
 def select_integrations(rows: object) -> IntegrationSelection:
-    """Keep the GitHub integrations whose status is ``active`` (or ``error``, which painchain-gh set
-    and clears once a sync succeeds) and whose polling is enabled; validate each one."""
+    """Keep the GitHub integrations (type ``github`` or ``github-app``) whose status is ``active`` (or
+    ``error``, which painchain-gh set and clears once a sync succeeds) and whose polling is enabled;
+    validate each one (a ``github-app`` one must hold an App's appId and privateKey)."""
     valid: list[Integration] = []
     invalid: list[InvalidIntegration] = []
     listed: dict[str, ListedStatus] = {}
@@ -613,7 +625,7 @@ def select_integrations(rows: object) -> IntegrationSelection:
     if not isinstance(rows, list):
         return IntegrationSelection(valid, [InvalidIntegration("", "", "the backend did not return a list")], 0)
     for row in rows:
-        if not isinstance(row, Mapping) or row.get("type") != "github":
+        if not isinstance(row, Mapping) or row.get("type") not in INTEGRATION_TYPES:
             continue
         status = row.get("status", "active")
         if status not in POLLED_STATUSES or _polling_disabled(row):
@@ -624,7 +636,7 @@ def select_integrations(rows: object) -> IntegrationSelection:
             listed[row_id] = ListedStatus(str(status), _last_error(row), row_name)
         cleaned, repository_problem = _split_repositories(row)
         try:
-            integration = Integration.model_validate(cleaned)
+            integration = Integration.model_validate(cleaned, context={"app_only": row.get("type") == APP_TYPE})
         except ValidationError as error:
             reasons = [] if repository_problem.startswith("all ") else [describe_validation_error(error)]
             invalid.append(InvalidIntegration(row_id, row_name, "; ".join([*reasons, repository_problem]).strip("; ")))

@@ -46,7 +46,7 @@ from painchain_gh.models import (
     select_integrations,
 )
 from painchain_gh.poll import PollSettings
-from painchain_gh.registration import CONNECTOR_TYPE
+from painchain_gh.registration import Registration, register_all
 from painchain_gh.results import UNFINISHED, RepoResult, RepoStatus, SyncReport
 from painchain_gh.settings import Settings
 from painchain_gh.store.backend_store import BackendStore
@@ -223,19 +223,17 @@ class Runner:
         finally:
             store.close()
 
-    def register(self) -> None:
-        """Register the connector type with the backend."""
-        self.backend.register_type(CONNECTOR_TYPE)
+    def register(self) -> list[Registration]:
+        """Register both connector types with the backend; one refused does not stop the other."""
+        return register_all(self.backend.register_type)
 
     def _register_quietly(self) -> None:
-        """Register the type once per sync; the backend only accepts it from a logged-in user."""
+        """Register the types once per sync; the backend only accepts them from a logged-in user."""
         if self.settings.backend_token is None:
-            log.debug("connector type not registered: BACKEND_API_TOKEN is not set")
+            log.debug("connector types not registered: BACKEND_API_TOKEN is not set")
             return
-        try:
-            self.register()
-        except BackendError as error:
-            log.warning("connector type not registered (sync goes on): %s", error)
+        for refused in (outcome for outcome in self.register() if outcome.error is not None):
+            log.warning("connector type '%s' not registered (sync goes on): %s", refused.type_id, refused.error)
 
     def sync(
         self, on_result: Callable[[RepoResult], None], on_jobs: Callable[[int], None] = lambda count: None

@@ -78,7 +78,7 @@ def github(key: rsa.RSAPrivateKey, clock: Clock) -> Iterator[FakeGitHub]:
 
 
 def app_integration(key: rsa.RSAPrivateKey, **config: object) -> Integration:
-    row = {"id": "app1", "tenantId": "T1", "type": "github", "name": "App", "config": {"appId": str(APP_ID)}}
+    row = {"id": "app1", "tenantId": "T1", "type": "github-app", "name": "App", "config": {"appId": str(APP_ID)}}
     row["config"] = {**row["config"], "privateKey": pem(key), **config}  # type: ignore[dict-item]
     (valid,) = select_integrations([row]).valid
     return valid

@@ -246,8 +246,38 @@ def test_register_posts_the_connector_type(
     monkeypatch.setenv("BACKEND_API_TOKEN", "backend-secret-for-tests")
     result = invoke("register", "--log-format", "json")
     assert result.exit_code == 0
-    assert [payload["id"] for payload in backend.registered] == ["github"]
+    assert [payload["id"] for payload in backend.registered] == ["github", "github-app"]
+    assert [payload["displayName"] for payload in backend.registered] == ["GitHub", "GitHub App"]
+    assert [record["message"] for record in records(result)] == [
+        "connector type 'github' registered",
+        "connector type 'github-app' registered",
+    ]
     assert "backend-secret-for-tests" not in result.stderr
+
+
+def test_register_reports_a_refused_type_and_still_registers_the_other(
+    requests_mock: requests_mock.Mocker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = BackendDouble(requests_mock, [])
+    monkeypatch.setenv("BACKEND_API_TOKEN", "backend-secret-for-tests")
+
+    def refuse_github(request: Any, context: Any) -> Any:
+        backend.registered.append(request.json())
+        if request.json()["id"] == "github":
+            context.status_code = 400
+            return {"statusCode": 400, "message": "refused"}
+        return {"ok": True}
+
+    requests_mock.post(f"{BACKEND}/integrations/types/register", json=refuse_github)
+    result = invoke("register", "--log-format", "json")
+
+    assert result.exit_code == ExitCode.UPSTREAM
+    assert [payload["id"] for payload in backend.registered] == ["github", "github-app"]
+    assert [(record["level"], record["message"]) for record in records(result)] == [
+        ("info", "connector type 'github-app' registered"),
+        ("error", "connector type 'github' not registered: backend rejected POST /integrations/types/register "
+         'with 400: {"statusCode": 400, "message": "refused"}'),
+    ]  # fmt: skip
 
 
 def test_sync_registers_the_type_beside_the_integrations_and_a_refusal_is_only_a_warning(
@@ -260,9 +290,13 @@ def test_sync_registers_the_type_beside_the_integrations_and_a_refusal_is_only_a
     requests_mock.post(f"{BACKEND}/integrations/types/register", status_code=403, json={"message": "no"})
     second = invoke("sync", "--log-format", "json", "--force")
 
-    assert [payload["id"] for payload in backend.registered] == ["github"]
+    assert [payload["id"] for payload in backend.registered] == ["github", "github-app"]
     assert (first.exit_code, second.exit_code) == (0, 0)
-    assert any("connector type not registered" in record["message"] for record in records(second))
+    refused = [record["message"] for record in records(second) if "not registered" in record["message"]]
+    assert [message.split(" (sync goes on)")[0] for message in refused] == [
+        "connector type 'github' not registered",
+        "connector type 'github-app' not registered",
+    ]
     assert len(backend.events) == 3
 
 

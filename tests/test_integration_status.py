@@ -127,6 +127,14 @@ def test_the_change_rewrites_only_status_and_last_error_of_the_config_as_read() 
     assert cleared == {"status": "active", "config": {"name": "Team", "tags": [], "token": "t"}}
 
 
+def test_an_integration_of_the_github_app_type_gets_its_status_written_too() -> None:
+    fields = apply_change({**row(), "type": "github-app"}, StatusChange("a", "error", "key refused", "x"))
+    assert fields == {
+        "status": "error",
+        "config": {"name": "Team", "tags": [], "token": "t", "lastError": "key refused"},
+    }
+
+
 def test_a_config_the_backend_would_refuse_gets_the_status_alone() -> None:
     change = StatusChange("a", "error", "token: missing", "x")
     no_tags = {"id": "a", "type": "github", "status": "active", "config": {"name": "Team", "token": ""}}

@@ -29,11 +29,21 @@ def test_other_types_inactive_and_disabled_integrations_are_not_polled() -> None
     assert selection.disabled == 2
 
 
+def test_both_github_types_are_polled_and_an_app_type_needs_an_apps_credentials() -> None:
+    app_row = {**row(), "id": "app", "type": "github-app"}  # a token alone: not a GitHub App
+    selection = select_integrations([{**row(), "id": "tok"}, app_row, {**row(), "id": "x", "type": "GitHub"}])
+    assert [integration.id for integration in selection.valid] == ["tok"]
+    assert [(invalid.id, invalid.reason.split(";")[0]) for invalid in selection.invalid] == [
+        ("app", "appId and privateKey: missing")
+    ]
+    assert list(selection.listed) == ["tok", "app"]  # both types get their status written
+
+
 @pytest.mark.parametrize(
     ("config", "expected"),
     [
-        ({"token": None}, "token: missing; give a GitHub token, or a GitHub App's appId and privateKey"),
-        ({"token": "  "}, "token: missing; give a GitHub token"),
+        ({"token": None}, "token: missing; fill in a GitHub token (for a GitHub App, use the GitHub App connector)"),
+        ({"token": "  "}, "token: missing; fill in a GitHub token"),
         ({"token": "ghp_a b"}, "token must be printable characters without spaces or line breaks"),
         ({"token": "ghp_abc\r\nX-Evil: 1"}, "token must be printable characters without spaces or line breaks"),
         ({"token": "x" * 2049}, "token must be printable characters"),

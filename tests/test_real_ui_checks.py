@@ -12,7 +12,7 @@ from tests.real_ui import checks, services
 from tests.real_ui.checks import Check, FormValues, Report
 from tests.real_ui.run import main
 
-VALUES = FormValues(name="Platform repos", token="ghp_secret", repositories='["acme/api","acme/web"]', tag="platform")
+VALUES = FormValues("Platform repos", {"token": "ghp_secret", "repositories": '["acme/api","acme/web"]'}, "platform")
 
 
 def field(key: str, label: str, kind: str = "text", *, required: bool = False) -> dict[str, Any]:
@@ -22,8 +22,8 @@ def field(key: str, label: str, kind: str = "text", *, required: bool = False) -
 SCHEMA = [
     field("name", "Name", required=True),
     field("tags", "Tags"),
-    field("token", "GitHub token", "password"),
-    field("repositories", "Repositories", "textarea"),
+    field("token", "GitHub token", "password", required=True),
+    field("repositories", "Repositories", "textarea", required=True),
     field("events", "Events", "textarea"),
     field("containerImages", "Container images", "checkbox"),
 ]
@@ -36,8 +36,9 @@ def shown(label: str, control: str = "input:text", value: str = "", *, required:
 # -- what the check fills in ------------------------------------------------------------------
 
 
-def test_the_plan_fills_required_fields_token_and_repositories_and_keeps_a_tag_for_a_refusal() -> None:
+def test_the_plan_fills_only_the_required_fields_and_keeps_a_tag_for_a_refusal() -> None:
     plan = checks.form_plan(SCHEMA, VALUES)
+    optional_token = [f if f["key"] != "token" else {**f, "required": False} for f in SCHEMA]
 
     assert [(s.label, s.kind, s.value) for s in plan.fill] == [
         ("Name", "text", "Platform repos"),
@@ -46,6 +47,7 @@ def test_the_plan_fills_required_fields_token_and_repositories_and_keeps_a_tag_f
     ]
     assert [(s.label, s.kind, s.values) for s in plan.if_refused] == [("Tags", "chips", ("platform",))]
     assert plan.unknown_required == ()
+    assert [s.key for s in checks.form_plan(optional_token, VALUES).fill] == ["name", "repositories"]
 
 
 def test_a_required_tags_field_is_filled_as_chips_up_front() -> None:
@@ -107,10 +109,14 @@ def test_schema_fields_come_from_the_type_record_or_the_bare_schema(answer: obje
 # -- the form -----------------------------------------------------------------------------------
 
 
-def test_the_form_matches_its_schema_when_every_field_and_required_mark_is_there() -> None:
+def test_the_form_matches_its_schema_when_every_field_and_required_mark_is_there_in_order() -> None:
     seen = [shown(str(f["label"]), required=bool(f["required"])) for f in SCHEMA]
 
-    assert checks.check_form_fields(SCHEMA, seen).ok is True
+    verdict = checks.check_form_fields(SCHEMA, seen, "the GitHub form")
+    assert (verdict.name, verdict.ok) == ("the GitHub form shows the registered fields", True)
+    assert verdict.detail == "6 fields in order, marked required: Name, GitHub token, Repositories"
+    swapped = checks.check_form_fields(SCHEMA, [seen[1], seen[0], *seen[2:]])
+    assert swapped.ok is False and swapped.detail.startswith("the fields are not in the registered order: Tags, Name")
 
 
 def test_a_missing_field_a_wrong_required_mark_and_an_unregistered_field_are_each_named() -> None:
@@ -120,6 +126,7 @@ def test_a_missing_field_a_wrong_required_mark_and_an_unregistered_field_are_eac
 
     assert verdict.ok is False
     assert "'Name' is not marked required" in verdict.detail
+    assert "'Repositories' is not marked required" in verdict.detail
     assert "'GitHub token' is not shown" in verdict.detail
     assert "'Surprise' is shown but not registered" in verdict.detail
 
@@ -143,8 +150,8 @@ def test_a_refused_first_submit_fails_with_the_alert_even_when_a_tag_saves_it_la
 def test_an_unsubmitted_form_is_not_judged() -> None:
     plan = checks.form_plan(SCHEMA, VALUES)
 
-    assert checks.check_form_accepts(plan, {"attempts": [], "error": "timeout"}) == Check(
-        "the form accepts its required fields plus a token and repositories", None, "timeout"
+    assert checks.check_form_accepts(plan, {"attempts": [], "error": "timeout"}, "the GitHub App form") == Check(
+        "the GitHub App form saves with only its required fields filled in", None, "timeout"
     )
 
 
@@ -256,6 +263,20 @@ def test_readable_means_the_text_is_there_and_no_row_is_only_a_count() -> None:
     assert (run.ok, run.detail) == (False, "not shown: 'test'; shown as a count: Failed Jobs: 1 items")
     assert docs.ok is False
     assert checks.check_readable([], "push", commits, "commits", project="acme/api").ok is None
+
+
+def test_a_row_shown_as_a_time_counts_only_when_its_key_names_no_time() -> None:
+    card = event(
+        "Pull request merged: Bump version to 2.4.1",
+        created_at="15 minutes ago",
+        approved_at="just now",
+        display_title="2/4/2001",
+        head_branch="3 days ago",
+        workflow="CI",
+    )
+
+    assert checks.time_rows(card) == ["Display Title: 2/4/2001", "Head Branch: 3 days ago"]
+    assert checks.time_rows(event("x", updated_time="1 hour ago", run_date="1/1/2026")) == []
 
 
 # -- the report and the command ---------------------------------------------------------------------

@@ -5,11 +5,11 @@ GenericRenderer.tsx`` and ``utils/detectFieldType.ts``; rules summarised in the 
 chooses a display by key name first: a key containing ``url``/``link`` is a link; ending ``_at`` or
 containing ``time``/``date`` a relative time; ``status``/``state`` or containing ``result`` a badge;
 ``author``/``user`` or containing ``creator``/``actor`` an @mention; containing ``duration``/
-``elapsed`` a duration. A list of strings is chips, a list of anything else only "N items". The
-function below restates those key-name rules (the value rules, such as ``Date.parse``, are left out:
-they depend on the browser). Each key must render as what it holds (:data:`EXPECTED`), and every
-list of objects must have a list-of-strings companion for people, the structured list staying for
-machines.
+``elapsed`` a duration. A list of strings is chips, a list of anything else only "N items", null
+"null". The function below restates those key-name rules (the value rules, such as ``Date.parse``, are
+left out: they depend on the browser). Each key must render as what it holds (:data:`EXPECTED`); every
+list sent is a list of strings (the structured lists painchain-gh keeps inside, such as ``commits``,
+are not sent: their readable companions are) and no value is null.
 """
 
 from __future__ import annotations
@@ -20,13 +20,15 @@ from typing import Any
 
 import pytest
 
+from painchain_gh.transform.common import STRUCTURED_LISTS, timeline_data
+
 GOLDEN = Path(__file__).parent / "fixtures" / "golden"
 
 LINK, TIME, BADGE, MENTION, DURATION, PLAIN = "link", "time", "badge", "mention", "duration", "plain"
 
 # What each key holds, so what the renderer must show. Plain covers text, numbers, booleans and chips.
 EXPECTED: dict[str, str] = {
-    **dict.fromkeys(["url", "compare_url", "diff_url", "logs_url", "review_url"], LINK),
+    **dict.fromkeys(["url", "compare_url", "diff_url", "logs_url", "review_url", "failed_job_url"], LINK),
     **dict.fromkeys(["created_at", "approved_at"], TIME),
     **dict.fromkeys(["state", "status"], BADGE),
     **dict.fromkeys(["author", "actor"], MENTION),
@@ -36,8 +38,8 @@ EXPECTED: dict[str, str] = {
             # every event
             "event_type", "action", "repository", "tags", "external_id", "integration_id", "github_event_id",
             # pushes
-            "ref", "branch", "tag", "head_sha", "before_sha", "deleted", "commit_count", "commits", "commit_list",
-            "files_changed", "additions", "deletions", "compare_status", "commits_truncated",
+            "ref", "branch", "tag", "head_sha", "before_sha", "deleted", "commit_count",
+            "files_changed", "additions", "deletions", "compare_status", "commits_truncated", "commit_list",
             # pull requests and reviews
             "title", "number", "head_branch", "base_branch", "enriched", "details_missing", "details_skipped",
             "merged", "merged_by", "labels", "description", "changed_files", "comments", "review_comments",
@@ -47,23 +49,19 @@ EXPECTED: dict[str, str] = {
             "digest", "version_id",
             # runs
             "workflow", "display_title", "conclusion", "commit", "triggering_event", "run_id", "run_number",
-            "run_attempt", "failed_jobs", "failed_job_list",
+            "run_attempt", "failed_job_list",
             # deployments and what shipped
             "environment", "sha", "task", "deployment_id", "status_id", "production_environment",
             "transient_environment", "previous_deployment_id", "previous_sha", "redeploy", "rollback",
-            "pull_requests", "pull_request_numbers", "pr_approvers", "deploy_approvers", "deploy_rejections",
-            "change_kinds", "rolled_back_commit_count", "rolled_back_commits", "rolled_back_commit_list",
-            "rolled_back_pull_requests", "rolled_back_pull_request_numbers",
+            "pull_requests", "pr_approvers", "deploy_approvers", "deploy_rejections",
+            "change_kinds", "rolled_back_commit_count", "rolled_back_commit_list", "rolled_back_pull_requests",
+            # the structured lists kept for machines ("N items" in the timeline, beside their readable text)
+            "commits", "failed_jobs", "pull_request_numbers", "rolled_back_commits",
+            "rolled_back_pull_request_numbers",
         ],
         PLAIN,
     ),
 }  # fmt: skip
-COMPANIONS = {
-    "commits": "commit_list",
-    "failed_jobs": "failed_job_list",
-    "rolled_back_commits": "rolled_back_commit_list",
-}
-NESTED = {"name", "conclusion", "url", "failed_step", "sha", "message", "author"}  # keys inside those lists
 
 
 def rendered_as(key: str, value: object) -> str:
@@ -113,15 +111,41 @@ def test_every_key_renders_as_what_it_holds(golden: str, data: dict[str, Any]) -
 
 
 @pytest.mark.parametrize(("golden", "data"), EVENTS, ids=[name for name, _ in EVENTS])
-def test_every_list_of_objects_has_a_readable_companion(golden: str, data: dict[str, Any]) -> None:
+def test_every_list_is_chips_and_no_value_is_null_or_nested(golden: str, data: dict[str, Any]) -> None:
     for key, value in data.items():
-        if isinstance(value, list) and any(isinstance(item, dict) for item in value):
-            companion = COMPANIONS.get(key)
-            assert companion in data, f"{golden}: {key} is shown as 'N items' and has no list of strings beside it"
-            assert all(isinstance(line, str) for line in data[companion]) and len(data[companion]) == len(value)
-            assert {inner for item in value for inner in item} <= NESTED
-        if isinstance(value, dict):
-            pytest.fail(f"{golden}: {key} is a nested object")
+        assert value is not None, f"{golden}: {key} would read 'null'"
+        assert not isinstance(value, dict), f"{golden}: {key} is a nested object"
+        if isinstance(value, list) and key not in STRUCTURED_LISTS:
+            assert all(isinstance(item, str) for item in value), f"{golden}: {key} would read 'N items'"
+    for key in set(data) & set(STRUCTURED_LISTS):  # kept for machines, always beside its readable text
+        assert STRUCTURED_LISTS[key] in data, f"{golden}: {key} without {STRUCTURED_LISTS[key]}"
+
+
+def test_the_structured_lists_travel_with_their_readable_companions() -> None:
+    data = {
+        "commits": [{"sha": "1a2b3c4d", "message": "Fix", "author": "alice"}],
+        "commit_list": ["1a2b3c4 Fix (alice)"],
+        "failed_jobs": [{"name": "test", "conclusion": "failure", "url": None, "failed_step": None}],
+        "failed_job_list": ["test"],
+        "pull_request_numbers": [12],
+        "pull_requests": ["#12 Fix (alice)"],
+        "logs_url": None,
+        "details_missing": False,
+        "details_skipped": True,
+        "merged": False,
+    }
+    sent = timeline_data(data)
+    assert sent == {
+        "commits": [{"sha": "1a2b3c4d", "message": "Fix", "author": "alice"}],
+        "commit_list": ["1a2b3c4 Fix (alice)"],
+        "failed_jobs": [{"name": "test", "conclusion": "failure", "url": None, "failed_step": None}],
+        "failed_job_list": ["test"],
+        "pull_request_numbers": [12],
+        "pull_requests": ["#12 Fix (alice)"],
+        "details_skipped": True,
+        "merged": False,  # a fact either way: only the flags that report trouble are left out when false
+    }
+    assert set(STRUCTURED_LISTS.values()) <= set(EXPECTED) and set(STRUCTURED_LISTS) <= set(EXPECTED)
 
 
 def test_the_rules_restated() -> None:

@@ -177,6 +177,8 @@ def test_failed_run_with_jobs_matches_golden() -> None:
     assert [job["name"] for job in event.data["failed_jobs"]] == ["build", "e2e"]
     assert event.data["failed_jobs"][0]["failed_step"] == "Test"
     assert event.data["failed_jobs"][1]["url"] is None
+    assert event.data["failed_job_list"] == ["build: Test", "e2e (timed out)"]
+    assert event.data["failed_job_url"] == "https://github.com/octo-org/octo-repo/runs/399444496"  # first page
     assert event.data["logs_url"] == RUN["logs_url"]
     assert with_failed_jobs(event, run, None).data["details_missing"] is True
 

@@ -10,6 +10,28 @@ from painchain_gh.timeutil import format_time
 
 CONNECTOR = "github"
 
+# PainChain's timeline (its generic renderer) shows a list of strings as chips but any other list only as
+# "N items", and null as "null". Each of these structured lists (kept for machines reading the events)
+# travels with a list of strings beside it, which the timeline shows as readable text.
+STRUCTURED_LISTS = {
+    "commits": "commit_list",
+    "rolled_back_commits": "rolled_back_commit_list",
+    "failed_jobs": "failed_job_list",
+    "pull_request_numbers": "pull_requests",
+    "rolled_back_pull_request_numbers": "rolled_back_pull_requests",
+}
+ONLY_WHEN_TRUE = frozenset({"details_missing", "details_skipped"})  # a red cross would read as a failure
+
+
+def timeline_data(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` as sent to the timeline: without null values, and with the flags of :data:`ONLY_WHEN_TRUE`
+    only when true (each list of :data:`STRUCTURED_LISTS` goes with its readable companion)."""
+    return {
+        key: value
+        for key, value in data.items()
+        if value is not None and not (key in ONLY_WHEN_TRUE and value is not True)
+    }
+
 
 @dataclass(frozen=True)
 class RepoContext:
@@ -48,7 +70,8 @@ class RepoContext:
 
 @dataclass(frozen=True)
 class PainChainEvent:
-    """One event for ``POST /events``; ``sort_key`` orders a repository's events oldest first."""
+    """One event for ``POST /events``; ``sort_key`` orders a repository's events oldest first. ``data`` is
+    everything the transforms know; :meth:`body` sends what PainChain's timeline can show of it."""
 
     title: str
     project: str
@@ -67,7 +90,7 @@ class PainChainEvent:
             "timestamp": self.timestamp,
             "integrationId": self.integration_id,
             "externalId": self.external_id,
-            "data": self.data,
+            "data": timeline_data(self.data),
         }
 
 

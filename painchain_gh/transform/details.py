@@ -153,16 +153,20 @@ def needs_jobs(event: PainChainEvent) -> bool:
 
 
 def with_failed_jobs(event: PainChainEvent, run: Mapping[str, Any], jobs: list[Any] | None) -> PainChainEvent:
-    """A failed run's event with its failed jobs and the run's ``logs_url`` (the API's log archive)."""
+    """A failed run's event with its failed jobs, the page of the first one (``failed_job_url``, where its
+    log is one click away) and the run's ``logs_url`` (the API's log archive)."""
     data = {**event.data, "logs_url": as_url(as_dict(run).get("logs_url"))}
     if jobs is None:
         return dataclasses.replace(event, data={**data, **_MISSING})
     data["failed_jobs"] = failed_jobs(jobs)
     data["failed_job_list"] = [failed_job_line(job) for job in data["failed_jobs"]]
+    data["failed_job_url"] = next((job["url"] for job in data["failed_jobs"] if job["url"]), None)
     return dataclasses.replace(event, data=data)
 
 
 def failed_job_line(job: Mapping[str, Any]) -> str:
-    """``test: Run tests`` (the job and its first failed step), or the job's name alone."""
+    """``test: Run tests`` (the job and its first failed step), or the job's name alone; ``(timed out)``
+    after a job that timed out."""
     name, step = as_str(job.get("name")) or "unnamed job", as_str(job.get("failed_step"))
-    return f"{name}: {step}" if step else name
+    line = f"{name}: {step}" if step else name
+    return f"{line} (timed out)" if job.get("conclusion") == "timed_out" else line

@@ -15,7 +15,7 @@ WELL_FORMED_PATH = re.compile(r"^/repos/[A-Za-z0-9-]+/[A-Za-z0-9._-]+/(events|ac
 
 
 SKIP_REASONS = {
-    "no-token": "token: missing; give a GitHub token, or a GitHub App's appId and privateKey instead",
+    "no-token": "token: missing; fill in a GitHub token (for a GitHub App, use the GitHub App connector)",
     "repos-string": 'repositories must be a list, e.g. ["acme/api", "acme/web"]',
     "tags-string": 'tags must be a list, e.g. ["backend", "team-a"]',
     "config-null": "config must be an object",

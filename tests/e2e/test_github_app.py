@@ -39,6 +39,7 @@ def add_app(connector: Connector, key: rsa.RSAPrivateKey, **config: Any) -> None
         token=None,
         repositories=config.pop("repositories", []),
         extra_config={"appId": str(APP_ID), "privateKey": pem(key), **config},
+        type="github-app",
     )
 
 

@@ -75,7 +75,8 @@ def test_first_sync_forwards_every_kind_enriched_then_a_quiet_sync_is_free(conne
     assert (merged["data"]["reviewers"], merged["data"]["approvals"]) == (["bob"], 1)
     assert merged["data"]["files_changed"] and merged["data"]["merged_by"] == "lead"
     (run,) = kinds["workflow_run"]
-    assert [job["name"] for job in run["data"]["failed_jobs"]] == ["test"]
+    assert [line.split(":")[0] for line in run["data"]["failed_job_list"]] == ["test"]
+    assert [job["name"] for job in run["data"]["failed_jobs"]] == ["test"]  # the structured list, for machines
     (release,) = kinds["release"]
     assert release["data"]["assets"] == ["app.tar.gz"]
     deployment_ids = [e["externalId"] for e in kinds["deployment"]]

@@ -50,6 +50,7 @@ def add_app_integration(connector: Connector, *, id: str, tenant: str, private_k
         token=None,
         repositories=config.pop("repositories", []),
         extra_config={"appId": str(APP_ID), "privateKey": private_key, **config},
+        type="github-app",
     )
 
 

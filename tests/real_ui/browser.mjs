@@ -4,8 +4,10 @@
 // decides what to fill and judges what was seen; this file only acts and observes.
 //
 // job: {toolsDir, chromium, baseUrl, authToken, outputDir, scene, ...scene fields}
-// scenes: "create" (plan, connectorId, shots), "list" (open, shot, openShot), "edit" (name, changes, shot),
-//         "timeline" (shot, cardPrefix)
+// scenes: "create" (plan, connectorId, shots: empty, filled, panel, retry), "list" (open: [{name, shot,
+//         panelShot}], shot, mainShot), "edit" (name, changes, shot), "timeline" (shot, cardPrefix)
+// A "panel" shot is the slide-out panel alone at the default viewport (the top of the form), a "main" shot
+// the page without its sidebar: the small pictures docs/images are made from.
 
 import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -176,6 +178,10 @@ async function sceneCreate(page, seen, job) {
     steps.push(step.label);
   }
   await blurByClickingHeader(page);
+  if (job.shots.panel) {
+    await page.setViewportSize(WIDE);
+    await page.locator('aside.slide-panel').screenshot({ path: shotPath(job, job.shots.panel) });
+  }
   await fitPanel(page);
   if (job.shots.filled) await page.screenshot({ path: shotPath(job, job.shots.filled) });
   let outcome = await submitPanel(page, seen);
@@ -213,10 +219,26 @@ async function sceneList(page, seen, job) {
   await page.waitForTimeout(500); // images (connector logo) settle
   const cards = await readCards(page);
   if (job.shot) await page.screenshot({ path: shotPath(job, job.shot), fullPage: true });
+  if (job.mainShot) {
+    // From the page's title to the last card: no sidebar, no navigation bar, no empty space below.
+    const header = await page.locator('.settings-header').boundingBox();
+    const list = await page.locator('.integrations-list').boundingBox();
+    const margin = 16;
+    const clip = {
+      x: list.x - margin,
+      y: header.y - margin,
+      width: list.width + 2 * margin,
+      height: list.y + list.height - header.y + 2 * margin,
+    };
+    await page.screenshot({ path: shotPath(job, job.mainShot), clip });
+  }
   const opened = {};
   for (const item of job.open ?? []) {
     await page.locator('.integration-card', { has: page.locator('h3', { hasText: item.name }) }).first().click();
     await page.locator('.config-fields > .config-field').first().waitFor();
+    if (item.panelShot) {
+      await page.locator('aside.slide-panel').screenshot({ path: shotPath(job, item.panelShot) });
+    }
     await fitPanel(page);
     opened[item.name] = await readFields(page);
     if (item.shot) await page.screenshot({ path: shotPath(job, item.shot) });

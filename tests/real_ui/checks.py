@@ -1,8 +1,8 @@
 """What the real-UI check fills in, and how it judges what the browser saw (pure: no I/O, tested in CI).
 
-The form follows whatever ``configSchema`` the connector registered: the plan fills the fields it marks
-as required, plus a token and the repositories, with a value chosen by the field's key; a required field
-this check has no value for is reported, not guessed. Observations come from ``browser.mjs`` as plain
+The form follows whatever ``configSchema`` the connector registered: the plan fills only the fields it
+marks as required, with a value chosen by the field's key; a required field this check has no value for
+is reported, not guessed. Observations come from ``browser.mjs`` as plain
 JSON (lists of dicts); each check turns them into a ``Check`` with a one-line detail.
 """
 
@@ -54,11 +54,11 @@ class FormPlan:
 
 @dataclass(frozen=True)
 class FormValues:
-    """What a person types into an integration form."""
+    """What a person would type into an integration form: the name, text by field key (a token, the JSON
+    of the repositories box, an App id...), and a tag to add if the form refuses without one."""
 
     name: str
-    token: str
-    repositories: str  # the JSON text typed into the repositories box
+    typed: Mapping[str, str]
     tag: str
 
 
@@ -87,7 +87,7 @@ def _step(schema_field: Mapping[str, Any], values: FormValues) -> FillStep | Non
     key = str(schema_field["key"])
     label = str(schema_field.get("label") or key)
     kind = control_kind(schema_field)
-    typed = {"name": values.name, "token": values.token, "repositories": values.repositories}
+    typed = {**values.typed, "name": values.name}
     if key == "tags":
         return FillStep(key, label, kind, values=(values.tag,))
     if key in typed:
@@ -96,12 +96,11 @@ def _step(schema_field: Mapping[str, Any], values: FormValues) -> FillStep | Non
 
 
 def form_plan(fields: Sequence[Mapping[str, Any]], values: FormValues) -> FormPlan:
-    """Fill the required fields and the token and repositories; a tag only if the form refuses without one."""
+    """Fill only the fields marked required; a tag only if the form refuses without one."""
     fill: list[FillStep] = []
     unknown: list[str] = []
     for schema_field in fields:
-        wanted = bool(schema_field.get("required")) or schema_field.get("key") in ("token", "repositories")
-        if not wanted:
+        if not schema_field.get("required"):
             continue
         step = _step(schema_field, values)
         if step is None:
@@ -127,8 +126,11 @@ class Check:
         return "SKIP" if self.ok is None else "PASS" if self.ok else "FAIL"
 
 
-def check_form_fields(schema: Sequence[Mapping[str, Any]], shown: Sequence[Mapping[str, Any]]) -> Check:
-    """The form shows every registered field, with the required mark the schema gives it."""
+def check_form_fields(
+    schema: Sequence[Mapping[str, Any]], shown: Sequence[Mapping[str, Any]], form: str = "the form"
+) -> Check:
+    """The form shows every registered field, in the registered order, with the required mark the schema
+    gives it."""
     by_label = {str(f.get("label")): f for f in shown}
     problems: list[str] = []
     for schema_field in schema:
@@ -138,10 +140,15 @@ def check_form_fields(schema: Sequence[Mapping[str, Any]], shown: Sequence[Mappi
             problems.append(f"{label!r} is not shown")
         elif bool(seen.get("required")) != bool(schema_field.get("required")):
             problems.append(f"{label!r} is {'not ' if not seen.get('required') else ''}marked required")
-    extra = sorted(set(by_label) - {str(f.get("label") or f["key"]) for f in schema})
+    registered = [str(f.get("label") or f["key"]) for f in schema]
+    extra = sorted(set(by_label) - set(registered))
     problems += [f"{label!r} is shown but not registered" for label in extra]
-    detail = "; ".join(problems) or f"{len(schema)} fields, required marks as registered"
-    return Check("the form shows the registered fields", not problems, detail)
+    order = [str(f.get("label")) for f in shown if str(f.get("label")) in registered]
+    if not problems and order != registered:
+        problems.append("the fields are not in the registered order: " + ", ".join(order))
+    required = [label for label in registered if by_label.get(label, {}).get("required")]
+    detail = "; ".join(problems) or f"{len(schema)} fields in order, marked required: {', '.join(required)}"
+    return Check(f"{form} shows the registered fields", not problems, detail)
 
 
 def describe_fields(shown: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -159,9 +166,9 @@ def describe_fields(shown: Iterable[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
-def check_form_accepts(plan: FormPlan, created: Mapping[str, Any]) -> Check:
-    """The form saved the integration filled with only what it asks for (required fields, token, repositories)."""
-    name = "the form accepts its required fields plus a token and repositories"
+def check_form_accepts(plan: FormPlan, created: Mapping[str, Any], form: str = "the form") -> Check:
+    """The form saved the integration filled in only where it marks a field required."""
+    name = f"{form} saves with only its required fields filled in"
     if plan.unknown_required:
         return Check(name, False, "no value known for required field(s): " + ", ".join(plan.unknown_required))
     attempts: list[Mapping[str, Any]] = list(created.get("attempts") or [])
@@ -277,6 +284,20 @@ def check_timeline_kinds(cards: Sequence[Mapping[str, Any]], prefer: str = "") -
     if missing:
         detail = "missing " + ", ".join(missing) + (f" ({detail})" if detail else "")
     return Check("the timeline shows a push, a merged pull request, a failed run and a deployment", not missing, detail)
+
+
+TIME_TEXT = re.compile(r"^(just now|\d+ (minute|hour|day)s? ago|\d{1,2}/\d{1,2}/\d{4})$")  # formatRelativeTime
+TIME_KEY = re.compile(r"( At$|Time|Date)")  # the renderer's key-name rules for times, after formatKey
+
+
+def time_rows(event_card: Mapping[str, Any]) -> list[str]:
+    """Rows shown as a time although their key names no time (the renderer's ``Date.parse`` is lenient:
+    "Bump version to 2.4.1" or "feature-12" read as dates in 2001)."""
+    return [
+        f"{r.get('key')}: {r.get('text')}"
+        for r in event_card.get("details") or []
+        if TIME_TEXT.match(str(r.get("text"))) and not TIME_KEY.search(str(r.get("key")))
+    ]
 
 
 def items_rows(event_card: Mapping[str, Any]) -> list[str]:

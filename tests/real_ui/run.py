@@ -36,7 +36,8 @@ from tests.real_ui.services import SetupError
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUTPUT = HERE / "output"
 USER_EMAIL = "realui@example.com"
-GOOD_NAME, BROKEN_NAME = "Platform repos", "Docs (typo)"
+GOOD_NAME, APP_NAME, BROKEN_NAME = "Platform repos", "Globex (App)", "Docs (typo)"
+TOKEN_TYPE, APP_TYPE = "github", "github-app"
 TAG = "platform"
 EXIT_FAILED, EXIT_SETUP = 1, 2
 JSON = dict[str, Any]
@@ -53,6 +54,7 @@ class Options:
     cache: Path
     rebuild: bool
     connector: str | None
+    docs_images: Path | None = None
 
 
 def parse_args(argv: Sequence[str] | None) -> Options:
@@ -79,6 +81,12 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         default=None,
         help="the painchain-gh command to check (default: the one installed beside this Python)",
     )
+    parser.add_argument(
+        "--docs-images",
+        type=Path,
+        default=None,
+        help="also write the small pictures of docs/ui.md there, compressed with pngquant (e.g. docs/images)",
+    )
     ns = parser.parse_args(argv)
     return Options(
         painchain=ns.painchain,
@@ -88,6 +96,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         cache=ns.cache,
         rebuild=ns.rebuild,
         connector=ns.connector,
+        docs_images=ns.docs_images,
     )
 
 
@@ -232,32 +241,64 @@ def sync(ctx: Context, report: Report, label: str) -> int:
 
 
 def create_integration(
-    ctx: Context, report: Report, fields: list[JSON], values: FormValues, shots: JSON, *, judge: bool
+    ctx: Context, report: Report, form: Form, values: FormValues, shots: JSON, *, judge: bool
 ) -> JSON:
-    """Create one integration through the form; with ``judge``, whether the form took it goes to the checks."""
-    plan = checks.form_plan(fields, values)
-    seen = browser(ctx, "create", plan=plan.to_job(), connectorId="github", shots=shots)
-    problem = scene_problem(seen, f"create {values.name!r} through the form")
+    """Create one integration through a form; with ``judge``, whether the form took it goes to the checks."""
+    plan = checks.form_plan(form.fields, values)
+    seen = browser(ctx, "create", plan=plan.to_job(), connectorId=form.type_id, shots=shots)
+    problem = scene_problem(seen, f"create {values.name!r} through the {form.title} form")
     if problem:
         report.checks.append(problem)
         return seen
     if seen.get("created") is False and not seen.get("attempts"):
         offered = ", ".join(o.get("label", "") for o in seen.get("options", []))
-        report.checks.append(Check("the form offers the GitHub connector", False, f"options: {offered}"))
+        report.checks.append(Check(f"the form offers the {form.title} connector", False, f"options: {offered}"))
         return seen
     filled = [f"{s.label} ({s.kind})" for s in plan.fill]
     report.facts.append(
-        f"form for {values.name!r}: filled {', '.join(filled)}; alerts: "
+        f"{form.title} form for {values.name!r}: filled {', '.join(filled)}; alerts: "
         + (" / ".join(seen.get("dialogs") or []) or "none")
     )
     if judge:
-        report.checks.append(checks.check_form_accepts(plan, seen))
+        report.checks.append(checks.check_form_accepts(plan, seen, f"the {form.title} form"))
+        if seen.get("fieldsBefore"):
+            report.facts.append(f"the {form.title} form as it opens (label, * = required, control, starting value):")
+            report.facts += [f"    {line}" for line in checks.describe_fields(seen["fieldsBefore"])]
+            report.checks.append(checks.check_form_fields(form.fields, seen["fieldsBefore"], f"the {form.title} form"))
     return seen
 
 
-def list_scene(ctx: Context, report: Report, shot: str, open_shots: Mapping[str, str], label: str) -> JSON:
-    """The integrations list (and the forms of some integrations) as the UI shows them."""
-    seen = browser(ctx, "list", shot=shot, open=[{"name": n, "shot": s} for n, s in open_shots.items()])
+@dataclass(frozen=True)
+class Form:
+    """A registered connector type: its id, the name the UI offers, its fields."""
+
+    type_id: str
+    title: str
+    fields: list[JSON]
+
+
+def registered_form(ctx: Context, report: Report, type_id: str) -> Form | None:
+    """The schema the backend serves for ``type_id``; a failed check when it is not registered."""
+    status, schema = api("GET", f"{ctx.base_url}/api/integrations/types/{type_id}/schema", token=ctx.user_token)
+    fields = checks.schema_fields(schema)
+    if status != 200 or not fields:
+        report.checks.append(Check(f"the connector type {type_id} is registered", False, f"schema answered {status}"))
+        return None
+    title = str(schema.get("displayName") or type_id) if isinstance(schema, dict) else type_id
+    return Form(type_id, title, fields)
+
+
+def list_scene(
+    ctx: Context, report: Report, shot: str, open_shots: Mapping[str, str], label: str, *, small: str = ""
+) -> JSON:
+    """The integrations list (and the forms of some integrations) as the UI shows them; with ``small``, also
+    the list without the sidebar and the top of each opened form, as ``{small}-list.png`` and
+    ``{small}-form.png`` (the pictures of docs/ui.md)."""
+    opened = [
+        {"name": name, "shot": file, **({"panelShot": f"{small}-form.png"} if small else {})}
+        for name, file in open_shots.items()
+    ]
+    seen = browser(ctx, "list", shot=shot, open=opened, **({"mainShot": f"{small}-list.png"} if small else {}))
     problem = scene_problem(seen, f"read the integrations list ({label})")
     if problem:
         report.checks.append(problem)
@@ -285,12 +326,15 @@ def timeline_scene(ctx: Context, report: Report) -> None:
         report.facts.append(f"timeline card {found.get('title')!r} ({found.get('by')}): {rows}")
     counted = [f"{c.get('title')!r} {row}" for c in cards for row in checks.items_rows(c)]
     report.facts.append("rows shown only as a count: " + ("; ".join(counted) if counted else "none"))
-    missing = [r for r in scenario.REPOSITORIES if r not in projects]
+    timed = [f"{c.get('title')!r} {row}" for c in cards for row in checks.time_rows(c)]
+    report.facts.append("rows shown as a time though their key names none: " + ("; ".join(timed) or "none"))
+    expected = [*scenario.REPOSITORIES, scenario.APP_REPOSITORY]
+    missing = [r for r in expected if r not in projects]
     report.checks.append(
         Check(
-            "the timeline shows events of both repositories of the form's integration",
+            "the timeline shows events of the token integration's repositories and of the App's installation",
             not missing,
-            "missing " + ", ".join(missing) if missing else ", ".join(scenario.REPOSITORIES),
+            "missing " + ", ".join(missing) if missing else ", ".join(expected),
         )
     )
     report.checks.append(checks.check_timeline_kinds(cards, scenario.MAIN_REPOSITORY))
@@ -303,60 +347,89 @@ def timeline_scene(ctx: Context, report: Report) -> None:
             cards, "failed_run", (scenario.FAILED_JOB,), "a failed run shows its failed jobs as text", project=main
         )
     )
+    shipped = (scenario.SHIPPED_PULL, scenario.APPROVER, *scenario.COMMITS)
+    report.checks.append(
+        checks.check_readable(cards, "deployment", shipped, "a deployment shows what it shipped as text", project=main)
+    )
 
 
-def scenario_run(ctx: Context, report: Report) -> None:
-    """Register, create two integrations through the form, sync, break-and-fix, read the timeline."""
+def scenario_run(ctx: Context, report: Report, app: scenario.App) -> None:
+    """Register, create integrations through both forms, sync, break-and-fix, read the timeline."""
     with step(report, "painchain-gh register"):
         code, lines = connector(ctx, "register")
-    report.facts.append(f"painchain-gh register exited {code}" + (f": {lines[-1][:200]}" if lines else ""))
-    status, schema = api("GET", f"{ctx.base_url}/api/integrations/types/github/schema", token=ctx.user_token)
-    fields = checks.schema_fields(schema)
-    if status != 200 or not fields:
-        report.checks.append(Check("the connector type is registered", False, f"schema answered {status}"))
+    report.facts.append(f"painchain-gh register exited {code}" + "".join(f"; {line[:200]}" for line in lines))
+    token_form, app_form = registered_form(ctx, report, TOKEN_TYPE), registered_form(ctx, report, APP_TYPE)
+    if token_form is None or app_form is None:
         return
+    repositories = json.dumps(scenario.REPOSITORIES, separators=(",", ":"))
 
-    with step(report, "browser: create an integration through the form"):
-        good = create_integration(
+    with step(report, "browser: create a GitHub integration through its form"):
+        create_integration(
             ctx,
             report,
-            fields,
-            FormValues(GOOD_NAME, scenario.TOKEN, json.dumps(scenario.REPOSITORIES, separators=(",", ":")), TAG),
-            {"empty": "01-form-empty.png", "filled": "02-form-filled.png", "retry": "02-form-filled-retry.png"},
+            token_form,
+            FormValues(GOOD_NAME, {"token": scenario.TOKEN, "repositories": repositories}, TAG),
+            {
+                "empty": "01-github-form-empty.png",
+                "filled": "02-github-form-filled.png",
+                "panel": "small-github-form.png",
+                "retry": "02-github-form-filled-retry.png",
+            },
             judge=True,
         )
-    if good.get("fieldsBefore"):
-        report.facts.append("the form as it opens (label, * = required, control, starting value):")
-        report.facts += [f"    {line}" for line in checks.describe_fields(good["fieldsBefore"])]
-        report.checks.append(checks.check_form_fields(fields, good["fieldsBefore"]))
-        report.screenshots.append(("01-form-empty.png", "the GitHub form as it opens"))
-        report.screenshots.append(
-            ("02-form-filled.png", "the form filled with its required fields, token, repositories")
+    with step(report, "browser: create a GitHub App integration through its form"):
+        create_integration(
+            ctx,
+            report,
+            app_form,
+            FormValues(APP_NAME, {"appId": str(app.app_id), "privateKey": app.private_key}, TAG),
+            {
+                "empty": "01-github-app-form-empty.png",
+                "filled": "02-github-app-form-filled.png",
+                "panel": "small-github-app-form.png",
+                "retry": "02-github-app-form-filled-retry.png",
+            },
+            judge=True,
         )
-        if (ctx.output / "02-form-filled-retry.png").exists():
-            report.screenshots.append(("02-form-filled-retry.png", "the form after its alert, with a tag added"))
+    for prefix, form in (("01-github", token_form), ("01-github-app", app_form)):
+        report.screenshots.append((f"{prefix}-form-empty.png", f"the {form.title} form as it opens"))
+        report.screenshots.append(
+            (f"{prefix.replace('01', '02')}-form-filled.png", f"the {form.title} form, only its required fields filled")
+        )
+        retry = f"{prefix.replace('01', '02')}-form-filled-retry.png"
+        report.screenshots.append((retry, f"the {form.title} form after its alert, with a tag added"))
     with step(report, "browser: create a broken integration (repository typo)"):
         broken_repos = json.dumps([scenario.MISSING_REPOSITORY])
         create_integration(
-            ctx, report, fields, FormValues(BROKEN_NAME, scenario.TOKEN, broken_repos, TAG), {}, judge=False
+            ctx,
+            report,
+            token_form,
+            FormValues(BROKEN_NAME, {"token": scenario.TOKEN, "repositories": broken_repos}, TAG),
+            {},
+            judge=False,
         )
 
     sync(ctx, report, "sync 1")
-    filled = {str(f.get("label") or f["key"]) for f in fields if f.get("required")} | {
-        str(f.get("label")) for f in fields if f.get("key") in ("token", "repositories", "tags")
+    filled = {str(f.get("label") or f["key"]) for f in token_form.fields if f.get("required")} | {
+        str(f.get("label")) for f in token_form.fields if f.get("key") == "tags"
     }
     with step(report, "browser: integrations list after sync 1"):
         listed = list_scene(
-            ctx, report, "03-integrations-list.png", {BROKEN_NAME: "04-broken-integration-form.png"}, "after sync 1"
+            ctx,
+            report,
+            "03-integrations-list.png",
+            {BROKEN_NAME: "04-broken-integration-form.png"},
+            "after sync 1",
+            small="small-error",
         )
     cards = listed.get("cards", [])
     report.screenshots.append(("03-integrations-list.png", "the integrations list after sync 1"))
     report.screenshots.append(("04-broken-integration-form.png", f"{BROKEN_NAME!r} opened after sync 1"))
-    report.checks.append(
-        checks.check_status(
-            cards, GOOD_NAME, "active", synced=True, what="the integration created from the form syncs on the next run"
-        )
-    )
+    for name, what in (
+        (GOOD_NAME, "the GitHub integration created with only its required fields syncs on the next run"),
+        (APP_NAME, "the GitHub App integration created with only its required fields syncs on the next run"),
+    ):
+        report.checks.append(checks.check_status(cards, name, "active", synced=True, what=what))
     report.checks.append(
         checks.check_status(
             cards, BROKEN_NAME, "error", synced=False, what='a broken integration shows "error" in the list'
@@ -370,12 +443,12 @@ def scenario_run(ctx: Context, report: Report) -> None:
         report.facts += [f"    {line}" for line in checks.describe_fields(broken_form)]
 
     with step(report, "browser: fix the broken integration in its form"):
-        repositories = next(str(f.get("label")) for f in fields if f.get("key") == "repositories")
-        fix = checks.FillStep("repositories", repositories, "textarea", json.dumps([scenario.FIXED_REPOSITORY]))
+        label = next(str(f.get("label")) for f in token_form.fields if f.get("key") == "repositories")
+        fix = checks.FillStep("repositories", label, "textarea", json.dumps([scenario.FIXED_REPOSITORY]))
         edited = browser(ctx, "edit", name=BROKEN_NAME, changes=[fix.to_job()], shot="05-fix-form.png")
     problem = scene_problem(edited, "save the fixed integration")
     report.facts.append(
-        f"fix: {repositories} set to {fix.value} in {BROKEN_NAME!r}'s form: "
+        f"fix: {label} set to {fix.value} in {BROKEN_NAME!r}'s form: "
         + ("saved" if edited.get("saved") else "not saved")
         + "; alerts: "
         + (" / ".join(edited.get("dialogs") or []) or "none")
@@ -411,6 +484,40 @@ def scenario_run(ctx: Context, report: Report) -> None:
 
     with step(report, "browser: timeline, every card expanded"):
         timeline_scene(ctx, report)
+
+
+# The pictures of docs/ui.md: (screenshot, file under --docs-images, what it shows).
+DOCS_IMAGES = (
+    ("small-github-form.png", "github-form.png", "the GitHub form with only its required fields filled in"),
+    ("small-error-list.png", "integrations-list.png", "the integrations list after a sync, one in error"),
+    ("small-error-form.png", "last-error.png", "the broken integration's form with its Last error"),
+    ("08-timeline-deployment.png", "timeline-deployment.png", "a deployment on the timeline with what it shipped"),
+)
+
+
+def write_docs_images(output: Path, target: Path, report: Report) -> None:
+    """Compress the pictures of docs/ui.md into ``target`` with pngquant (Debian's ``pngquant`` package)."""
+    pngquant = shutil.which("pngquant")
+    if pngquant is None:
+        report.facts.append("docs images not written: pngquant is missing (apt-get install pngquant)")
+        return
+    target.mkdir(parents=True, exist_ok=True)
+    for source, name, about in DOCS_IMAGES:
+        if not (output / source).is_file():
+            report.facts.append(f"docs image {name} not written: {source} is missing")
+            continue
+        command = [pngquant, "--force", "--strip", "--speed", "1", "--quality", "50-80"]
+        done = subprocess.run(
+            [*command, "--output", str(target / name), "--", str(output / source)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if done.returncode != 0:
+            report.facts.append(f"docs image {name} not written: pngquant exited {done.returncode}")
+            continue
+        report.facts.append(f"docs image {target / name} ({(target / name).stat().st_size // 1024} kB): {about}")
 
 
 def prepare(checkout: services.Checkout, opts: Options, logs: services.Logs, scratch: Path, report: Report) -> Path:
@@ -466,7 +573,7 @@ def execute(opts: Options, checkout_path: Path, report: Report) -> None:
             how = services.apply_schema(checkout, postgres, url, tools, scratch, logs)
         report.facts.append(f"database: PostgreSQL 15 on loopback, schema from {how}")
         github = stack.enter_context(FakeGitHub())
-        scenario.seed(github)
+        github_app = scenario.seed(github)
         port = services.free_port()
         base_url = f"http://{services.LOOPBACK}:{port}"
         with step(report, "start the backend (serving the built frontend)"):
@@ -493,7 +600,7 @@ def execute(opts: Options, checkout_path: Path, report: Report) -> None:
         report.facts += facts
         command = [opts.connector] if opts.connector else painchain_gh_command()
         ctx = Context(base_url, github.url, token, tools, opts.chromium, output, scratch, command)
-        scenario_run(ctx, report)
+        scenario_run(ctx, report, github_app)
         if github.errors:
             first = github.errors[0].strip().splitlines()[-1]
             report.facts.append(f"the fake GitHub failed to answer {len(github.errors)} request(s): {first}")
@@ -513,6 +620,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         report.checks.append(Check("PainChain could be built and started", False, str(error)))
         code = EXIT_SETUP
     opts.output.mkdir(parents=True, exist_ok=True)
+    if opts.docs_images is not None and not code and not report.failed:
+        write_docs_images(opts.output, opts.docs_images, report)
     report.screenshots = [(name, about) for name, about in report.screenshots if (opts.output / name).is_file()]
     report.facts.append(f"screenshots, this report (report.txt) and every command's log (logs/) are in {opts.output}")
     text = report.text()
