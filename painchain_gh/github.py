@@ -139,6 +139,16 @@ class TokenBudget:
         wait = self.pacer.ready_in()
         return wait <= 0 or deadline.fits(wait)
 
+    @property
+    def points(self) -> int:
+        """Points this token spent in this run (see :mod:`painchain_gh.pacing`; the requests when unpaced)."""
+        return self.pacer.spent if self.pacer is not None else self.requests
+
+    @property
+    def waited(self) -> float:
+        """Seconds of this run during which requests of this token waited for its pace (0 when unpaced)."""
+        return self.pacer.waited if self.pacer is not None else 0.0
+
     def stop(self, reason: str) -> None:
         """Spend no more of this token in this run."""
         with self._lock:

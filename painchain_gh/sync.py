@@ -11,7 +11,6 @@ turns what happened into an exit code.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 import traceback
@@ -283,14 +282,6 @@ def staleness(results: Iterable[RepoResult], polled_before: dict[str, int | None
         if before is not None:
             ages.append(max(0.0, now - before))
     return ages
-
-
-def percentile(values: list[float], fraction: float) -> float | None:
-    """The ``fraction`` percentile (nearest rank) of ``values``, or None when there are none."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))]
 
 
 def run_sync(
