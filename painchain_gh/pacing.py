@@ -86,6 +86,11 @@ class Pacer:
             now = self._clock()
             return max(0.0, self._next - self._tolerance - now, self._held_until - now)
 
+    def held(self) -> bool:
+        """Whether a secondary limit holds every caller now."""
+        with self._lock:
+            return self._held_until > self._clock()
+
     def hold(self, seconds: float) -> None:
         """Nobody sends for ``seconds`` (GitHub answered with a secondary limit and its ``Retry-After``)."""
         with self._lock:

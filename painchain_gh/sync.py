@@ -96,6 +96,7 @@ class SyncRun:
         credentials: CredentialsFor = token_credentials,
         pace: Pace | None = None,
         deadline: Deadline | None = None,
+        asks: dict[str, int] | None = None,
     ) -> None:
         self.store = store
         self.sink = sink
@@ -113,6 +114,7 @@ class SyncRun:
         self.credentials = credentials
         self.pace = pace
         self.deadline = deadline
+        self.asks = asks or {}  # the lowest pointsPerMinute of each credential's integrations, known up front
         self.budgets: dict[str, TokenBudget] = {}
         self.clients: dict[tuple[str, str, str], GitHubClient] = {}
         self.stop_reason: str | None = None
@@ -128,7 +130,7 @@ class SyncRun:
         """
         fingerprint, token = self.credentials(job)
         scope = tenant_scope(job.integration.tenant_id)
-        asked = job.integration.config.points_per_minute
+        asked = lowest(job.integration.config.points_per_minute, self.asks.get(fingerprint))
         with self._lock:
             budget = self.budgets.get(fingerprint)
             if budget is None:
@@ -260,6 +262,24 @@ class SyncRun:
 POLLED = frozenset({RepoStatus.SYNCED, RepoStatus.NOT_MODIFIED})  # the repository was read in this run
 
 
+def lowest(*asks: int | None) -> int | None:
+    """The lowest of the points per minute asked (None: nobody asked)."""
+    given = [ask for ask in asks if ask is not None]
+    return min(given) if given else None
+
+
+def lowest_asks(jobs: Iterable[RepoJob], *, credential: Callable[[RepoJob], str]) -> dict[str, int]:
+    """The lowest ``pointsPerMinute`` the integrations of each credential ask for, by fingerprint: a
+    credential's budget starts at it, before any job of the integration that asks is polled."""
+    asks: dict[str, int] = {}
+    for job in jobs:
+        fingerprint = credential(job)
+        ask = lowest(job.integration.config.points_per_minute, asks.get(fingerprint))
+        if ask is not None:
+            asks[fingerprint] = ask
+    return asks
+
+
 def order_jobs(
     jobs: Iterable[RepoJob], *, polled_at: Callable[[RepoJob], int | None], credential: Callable[[RepoJob], str]
 ) -> list[RepoJob]:
@@ -322,6 +342,7 @@ def run_sync(
         credentials=credentials,
         pace=pace,
         deadline=deadline,
+        asks=lowest_asks(jobs, credential=lambda job: credential_fingerprint(job.integration, job.api_url)),
     )
     polled_before = {job.key: store.polled_at(job.key) for job in jobs}
     ordered = order_jobs(
