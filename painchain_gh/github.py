@@ -17,6 +17,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -141,19 +142,48 @@ class TokenBudget:
 
     def pace(self, cost: int, *, deadline: Deadline, sleep: Sleep) -> None:
         """Wait until ``cost`` points fit this token's pace; :class:`DeadlineReached` (nothing sent, the
-        points given back) when that wait would pass the run's deadline."""
+        points given back) when that wait would pass the run's deadline. A secondary limit (or the end of
+        the token) that comes during the wait sends the caller back to wait its new turn (or raises)."""
         if self.pacer is None:
             return
         wait = self.pacer.reserve(cost)
-        if wait <= 0:
-            return
-        if not deadline.fits(wait):
+        while wait > 0:
+            if not deadline.fits(wait):
+                self.pacer.cancel(cost)
+                if self.pacer.held():
+                    raise DeadlineReached(
+                        "the token is held by GitHub's secondary rate limit (its Retry-After) past the run's "
+                        "deadline; it waits for the next run"
+                    )
+                raise DeadlineReached(
+                    "the token's request budget (--points-per-minute) leaves no room for this request before the "
+                    "run's deadline; it waits for the next run"
+                )
+            sleep(wait)
+            if deadline.expired():  # stopped (SIGTERM) during the wait: nothing new is sent
+                self.pacer.cancel(cost)
+                raise DeadlineReached(_DEADLINE_MESSAGE)
+            if not self.stopped and not self.pacer.held():
+                return
             self.pacer.cancel(cost)
-            raise DeadlineReached(
-                "the token's request budget (--points-per-minute) leaves no room for this request before the "
-                "run's deadline; it waits for the next run"
-            )
-        sleep(wait)
+            self.check()
+            wait = self.pacer.reserve(cost)
+
+    @contextmanager
+    def turn(
+        self, cost: int, process_slots: AbstractContextManager[object], *, deadline: Deadline, sleep: Sleep
+    ) -> Iterator[None]:
+        """This token's pace, then a slot of this token and one of the process (``process_slots``): the
+        body sends one request. A secondary limit answered to another request while this one waited for
+        its slots sends it back to wait for the end of the hold: nothing is sent while the token is held."""
+        while True:
+            self.pace(cost, deadline=deadline, sleep=sleep)
+            with self.slots, process_slots:
+                if self.pacer is None or not self.pacer.held():
+                    with self.sending():  # refused when stopped, or when in-flight requests could pass the reserve
+                        yield
+                    return
+            self.pacer.cancel(cost)
 
     def ready_before(self, deadline: Deadline) -> bool:
         """Whether a request could still start within the run's deadline at this token's pace."""
@@ -161,6 +191,16 @@ class TokenBudget:
             return True
         wait = self.pacer.ready_in()
         return wait <= 0 or deadline.fits(wait)
+
+    @property
+    def points(self) -> int:
+        """Points this token spent in this run (see :mod:`painchain_gh.pacing`; the requests when unpaced)."""
+        return self.pacer.spent if self.pacer is not None else self.requests
+
+    @property
+    def waited(self) -> float:
+        """Seconds of this run during which requests of this token waited for its pace (0 when unpaced)."""
+        return self.pacer.waited if self.pacer is not None else 0.0
 
     def stop(self, reason: str) -> None:
         """Spend no more of this token in this run."""
@@ -172,8 +212,12 @@ class TokenBudget:
         return min(self.reserve, self.limit // 10) if self.limit else self.reserve
 
     def observe(self, response: requests.Response) -> None:
-        """Update from a response's ``X-RateLimit-*`` headers (read before its body)."""
+        """Update from a response's ``X-RateLimit-*`` headers (read before its body, while the request
+        still holds its slot: a secondary limit holds the token before anyone else may send)."""
         headers = response.headers
+        held = secondary_limit_wait(response.status_code, headers)
+        if held is not None and self.pacer is not None:
+            self.pacer.hold(held)
         with self._lock:
             self.requests += 1
             if response.status_code == 304:
@@ -193,6 +237,18 @@ class TokenBudget:
                     f"token rate limit under the reserve ({remaining} left < {reserve}){until}; "
                     "its remaining repositories wait for the next run"
                 )
+
+
+def secondary_limit_wait(status: int, headers: Mapping[str, str]) -> float | None:
+    """Seconds a secondary-limit answer asks to wait, as far as its headers tell (a 403 or 429 with
+    ``Retry-After``, or any 429: GitHub's minute); None for any other answer. A 403 that says so only in
+    its body is found by :func:`classify`."""
+    if status not in (403, 429) or headers.get("X-RateLimit-Remaining") == "0":
+        return None
+    wait = parse_retry_after(headers.get("Retry-After"))
+    if wait is None and status == 429:
+        return SECONDARY_LIMIT_DEFAULT_WAIT
+    return wait
 
 
 def reset_time(headers: Mapping[str, str], *, now: float | None = None) -> int | None:
@@ -498,9 +554,8 @@ class GitHubClient:
                 raise GitHubRepoError(
                     f"the request for {url_path(asked)} could not be encoded ({type(error).__name__})"
                 ) from None
-            self.budget.pace(GET_POINTS, deadline=self._deadline, sleep=self._sleep)
             try:
-                with self.budget.slots, self._slots, self.budget.sending():
+                with self.budget.turn(GET_POINTS, self._slots, deadline=self._deadline, sleep=self._sleep):
                     reply = exchange(
                         self._session,
                         prepared,

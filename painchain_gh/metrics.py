@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway, write_to_textfile
@@ -39,13 +40,17 @@ def build_registry(report: SyncReport, *, last_success: float | None) -> Collect
             "Rate-limit units spent (304s are free)",
             sum(b.units_spent for b in report.budgets),
         ),
+        "painchain_gh_last_run_never_polled_repositories": (
+            "Repositories never polled yet (their first poll was deferred or failed)",
+            report.never_polled,
+        ),
         "painchain_gh_last_run_duration_seconds": ("Duration of the last run", report.seconds),
         "painchain_gh_last_run_exit_code": ("Exit code of the last run", int(report.exit_code())),
         "painchain_gh_last_run_timestamp_seconds": ("When the last run ended", time.time()),
     }
     for name, (help_text, value) in simple.items():
         Gauge(name, help_text, registry=registry).set(value)
-    labelled = {
+    labelled: dict[tuple[str, str], tuple[str, Mapping[str, float]]] = {
         ("painchain_gh_last_run_github_requests_by_kind", "kind"): (
             "Extra GitHub requests by kind (enrichment, deployments, packages)",
             report.requests_by_kind,
@@ -61,6 +66,19 @@ def build_registry(report: SyncReport, *, last_success: float | None) -> Collect
         ("painchain_gh_rate_limit_remaining", "token"): (
             "Rate-limit requests left per token (by fingerprint)",
             {b.fingerprint: b.remaining for b in report.budgets if b.remaining is not None},
+        ),
+        ("painchain_gh_last_run_staleness_seconds", "stat"): (
+            "Seconds since repositories were last polled, as the last run left them: the stalest (max) and"
+            " the 95th percentile (p95); repositories never polled are counted apart",
+            {"max": report.staleness_stat(1.0), "p95": report.staleness_stat(0.95)},
+        ),
+        ("painchain_gh_last_run_github_points", "token"): (
+            "Secondary-limit points spent per token in the last run (by fingerprint; a request costs 1)",
+            {b.fingerprint: b.points for b in report.budgets},
+        ),
+        ("painchain_gh_last_run_github_pace_wait_seconds", "token"): (
+            "Seconds of the last run during which requests of a token waited for its points budget (by fingerprint)",
+            {b.fingerprint: b.waited for b in report.budgets},
         ),
     }
     for (name, label), (help_text, values) in labelled.items():

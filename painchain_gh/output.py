@@ -16,6 +16,7 @@ from typing import Any
 
 from painchain_gh import secrets
 from painchain_gh.cursor import RepoState
+from painchain_gh.github import TokenBudget
 from painchain_gh.results import QUIET, UNFINISHED, RepoResult, RepoStatus, SyncReport
 from painchain_gh.text import EscapeForText
 from painchain_gh.timeutil import format_time
@@ -160,9 +161,40 @@ def summary_fields(report: SyncReport) -> dict[str, Any]:
         "github_requests_by_kind": dict(sorted(report.requests_by_kind.items())),
         "details_missing": sum(report.details_missing.values()),
         "details_skipped": sum(report.details_skipped.values()),
+        "staleness_max_seconds": round(report.staleness_stat(1.0), 1),
+        "staleness_p95_seconds": round(report.staleness_stat(0.95), 1),
+        "never_polled": report.never_polled,
+        "github_points_by_token": {budget.fingerprint: budget.points for budget in sorted_budgets(report)},
+        "github_wait_seconds_by_token": {
+            budget.fingerprint: round(budget.waited, 1) for budget in sorted_budgets(report)
+        },
         "duration_ms": round(report.seconds * 1000),
         "exit_code": int(report.exit_code()),
     }
+
+
+SHOWN_TOKENS = 5  # tokens named in the summary line (the JSON summary and the metrics have them all)
+
+
+def sorted_budgets(report: SyncReport) -> list[TokenBudget]:
+    """The run's tokens, the most points spent first (then by fingerprint, so the order is stable)."""
+    return sorted(report.budgets, key=lambda budget: (-budget.points, budget.fingerprint))
+
+
+def describe_staleness(fields: dict[str, Any]) -> str:
+    """``stalest repository polled 125s ago (p95 30s), 3 never polled``."""
+    return (
+        f"stalest repository polled {fields['staleness_max_seconds']:g}s ago "
+        f"(p95 {fields['staleness_p95_seconds']:g}s), {fields['never_polled']} never polled"
+    )
+
+
+def describe_tokens(report: SyncReport) -> str:
+    """``points per token: 1a2b3c4d5e6f7a8b 540 (waited 12.3s), ...`` (at most :data:`SHOWN_TOKENS`)."""
+    budgets = sorted_budgets(report)
+    shown = ", ".join(f"{b.fingerprint} {b.points} (waited {b.waited:.1f}s)" for b in budgets[:SHOWN_TOKENS])
+    more = len(budgets) - SHOWN_TOKENS
+    return "points per token: " + shown + (f" and {more} more tokens" if more > 0 else "")
 
 
 # Requests of the deployments and container images streams: lists read like the events and runs
@@ -210,6 +242,10 @@ def log_summary(report: SyncReport) -> None:
         text += f"; {fields['details_missing']} lookups failed (events sent with details_missing)"
     if fields["details_skipped"]:
         text += f"; {fields['details_skipped']} first-sync history events sent without details (--backfill-details)"
+    if report.results:
+        text += "; " + describe_staleness(fields)
+    if report.budgets:
+        text += "; " + describe_tokens(report)
     if report.fatal:
         text += f"; stopped: {report.fatal}"
     level = logging.INFO if report.exit_code() == 0 else logging.WARNING
@@ -266,6 +302,15 @@ def print_summary_table(report: SyncReport) -> None:
         ("GitHub requests / units", f"{fields['github_requests']} / {fields['github_units']}"),
         ("deployment/image lists", describe_kinds(split_kinds(report.requests_by_kind)[0])),
         ("extra requests by kind", describe_kinds(split_kinds(report.requests_by_kind)[1])),
+        (
+            "staleness max / p95",
+            f"{fields['staleness_max_seconds']:g}s / {fields['staleness_p95_seconds']:g}s",
+        ),
+        ("never polled yet", fields["never_polled"]),
+    ]
+    rows += [
+        (f"token {budget.fingerprint}", f"{budget.points} points, waited {budget.waited:.1f}s")
+        for budget in sorted_budgets(report)[:SHOWN_TOKENS]
     ]
     width = max(len(name) for name, _ in rows)
     sys.stderr.write("".join(f"  {name:<{width}}  {value}\n" for name, value in rows))

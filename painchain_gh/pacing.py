@@ -41,7 +41,8 @@ class Pacer:
         self._tolerance = self._interval * max(1.0, self.points * BURST)
         self._next = clock()  # the theoretical time the next point is due
         self._held_until = 0.0
-        self.waited = 0.0  # seconds callers were told to wait, in total
+        self._waited = 0.0  # seconds of the clock during which a caller had to wait, up to _waited_until
+        self._waited_until = self._next
         self.spent = 0
 
     def tighten(self, points: int) -> None:
@@ -60,9 +61,18 @@ class Pacer:
             start = max(now, self._next - self._tolerance, self._held_until)
             self._next = max(self._next, start) + cost * self._interval
             wait = start - now
-            self.waited += wait
+            if wait > 0:  # calls come in time order: the union of the waits only grows at its end
+                self._waited += max(0.0, start - max(now, self._waited_until))
+                self._waited_until = max(self._waited_until, start)
             self.spent += cost
             return wait
+
+    @property
+    def waited(self) -> float:
+        """Seconds, up to now, during which at least one caller waited for this pace (a wall-clock
+        time, not a sum over callers: at most the time since the pacer was made)."""
+        with self._lock:
+            return max(0.0, self._waited - max(0.0, self._waited_until - self._clock()))
 
     def cancel(self, cost: int) -> None:
         """Give back points reserved by a caller that did not send."""
@@ -75,6 +85,11 @@ class Pacer:
         with self._lock:
             now = self._clock()
             return max(0.0, self._next - self._tolerance - now, self._held_until - now)
+
+    def held(self) -> bool:
+        """Whether a secondary limit holds every caller now."""
+        with self._lock:
+            return self._held_until > self._clock()
 
     def hold(self, seconds: float) -> None:
         """Nobody sends for ``seconds`` (GitHub answered with a secondary limit and its ``Retry-After``)."""

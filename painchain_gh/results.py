@@ -5,6 +5,7 @@ These types sit beside the models so that output modules (logs, metrics) import 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -90,6 +91,11 @@ class SyncReport:
         """Events the backend rejected for good, kept in the dead-letter file."""
         return sum(result.dead_lettered for result in self.results)
 
+    def staleness_stat(self, fraction: float) -> float:
+        """The ``fraction`` percentile of :attr:`staleness` (1.0: the stalest repository); 0 when no
+        repository was polled before (those never polled are counted in :attr:`never_polled`)."""
+        return percentile(self.staleness, fraction) or 0.0
+
     @property
     def gaps(self) -> int:
         """Repositories whose Events API window did not reach back to what was already seen."""
@@ -104,3 +110,11 @@ class SyncReport:
         if self.invalid or self.dead_lettered or any(result.status in UNFINISHED for result in self.results):
             return ExitCode.PARTIAL
         return ExitCode.OK
+
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    """The ``fraction`` percentile (nearest rank) of ``values``, or None when there are none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))]

@@ -11,7 +11,6 @@ turns what happened into an exit code.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 import traceback
@@ -58,6 +57,10 @@ def tenant_scope(tenant_id: str | None) -> str:
 
 DEADLINE_GRACE = 5.0  # seconds worker threads get to finish after the deadline before the run returns
 DEADLINE_MESSAGE = "the run's deadline (--max-runtime) was reached"
+HELD_MESSAGE = (
+    "the token is held by GitHub's secondary rate limit (its Retry-After) past the run's deadline; "
+    "polled first next run"
+)
 BUDGET_MESSAGE = (
     "the token's request budget (--points-per-minute) has no room left before the run's deadline; polled first next run"
 )
@@ -101,6 +104,7 @@ class SyncRun:
         credentials: CredentialsFor = token_credentials,
         pace: Pace | None = None,
         deadline: Deadline | None = None,
+        asks: dict[str, int] | None = None,
     ) -> None:
         self.store = store
         self.sink = sink
@@ -120,6 +124,7 @@ class SyncRun:
         self.deadline = deadline
         self.listings: ListingProgress | None = None  # the run's repository listings, when it reads any
         self.listing_share = 0.0
+        self.asks = asks or {}  # the lowest pointsPerMinute of each credential's integrations, known up front
         self.budgets: dict[str, TokenBudget] = {}
         self.clients: dict[tuple[str, str, str], GitHubClient] = {}
         self.stop_reason: str | None = None
@@ -139,7 +144,7 @@ class SyncRun:
         """
         fingerprint, token = self.credentials(integration, api_url)
         scope = tenant_scope(integration.tenant_id)
-        asked = integration.config.points_per_minute
+        asked = lowest(integration.config.points_per_minute, self.asks.get(fingerprint))
         with self._lock:
             budget = self.budgets.get(fingerprint)
             if budget is None:
@@ -185,7 +190,8 @@ class SyncRun:
         try:
             client = self.client_for(job)
             if self.deadline is not None and not client.budget.ready_before(self.deadline):
-                return RepoResult(job=job, status=RepoStatus.DEFERRED, error=BUDGET_MESSAGE)
+                held = client.budget.pacer is not None and client.budget.pacer.held()
+                return RepoResult(job=job, status=RepoStatus.DEFERRED, error=HELD_MESSAGE if held else BUDGET_MESSAGE)
             result = poll_repository(
                 job,
                 client=client,
@@ -279,6 +285,24 @@ class SyncRun:
 POLLED = frozenset({RepoStatus.SYNCED, RepoStatus.NOT_MODIFIED})  # the repository was read in this run
 
 
+def lowest(*asks: int | None) -> int | None:
+    """The lowest of the points per minute asked (None: nobody asked)."""
+    given = [ask for ask in asks if ask is not None]
+    return min(given) if given else None
+
+
+def lowest_asks(jobs: Iterable[RepoJob], *, credential: Callable[[RepoJob], str]) -> dict[str, int]:
+    """The lowest ``pointsPerMinute`` the integrations of each credential ask for, by fingerprint: a
+    credential's budget starts at it, before any job of the integration that asks is polled."""
+    asks: dict[str, int] = {}
+    for job in jobs:
+        fingerprint = credential(job)
+        ask = lowest(job.integration.config.points_per_minute, asks.get(fingerprint))
+        if ask is not None:
+            asks[fingerprint] = ask
+    return asks
+
+
 def order_jobs(
     jobs: Iterable[RepoJob], *, polled_at: Callable[[RepoJob], int | None], credential: Callable[[RepoJob], str]
 ) -> list[RepoJob]:
@@ -301,14 +325,6 @@ def staleness(results: Iterable[RepoResult], polled_before: dict[str, int | None
         if before is not None:
             ages.append(max(0.0, now - before))
     return ages
-
-
-def percentile(values: list[float], fraction: float) -> float | None:
-    """The ``fraction`` percentile (nearest rank) of ``values``, or None when there are none."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))]
 
 
 def run_sync(
@@ -351,6 +367,7 @@ def run_sync(
         credentials=credentials,
         pace=pace,
         deadline=deadline,
+        asks=lowest_asks(jobs, credential=lambda job: credential_fingerprint(job.integration, job.api_url)),
     )
     polled_before = {job.key: store.polled_at(job.key) for job in jobs}
     ordered = order_jobs(

@@ -13,6 +13,7 @@ from painchain_gh.cursor import RepoState
 from painchain_gh.errors import ExitCode
 from painchain_gh.github import TokenBudget
 from painchain_gh.output import Progress, describe_cursor, log_result, log_summary, print_summary_table
+from painchain_gh.pacing import Pacer
 from painchain_gh.results import RepoResult, RepoStatus, SyncReport
 from tests.doubles import integration, jobs_of
 
@@ -63,7 +64,7 @@ def test_the_summary_lists_stream_requests_apart_from_extra_requests(caplog: pyt
         log_summary(report(RepoStatus.SYNCED, requests_by_kind=kinds))
     message = caplog.records[-1].getMessage()
     assert "; deployment and image lists: deployments 3, packages 1;" in message
-    assert message.endswith("; extra requests: compare 1, deployment_statuses 2")
+    assert "; extra requests: compare 1, deployment_statuses 2;" in message
     with caplog.at_level(logging.INFO, logger="painchain_gh"):
         log_summary(report(RepoStatus.SYNCED, requests_by_kind={"deployments": 1}))
     assert "extra requests" not in caplog.records[-1].getMessage()
@@ -127,3 +128,70 @@ def test_skipped_and_missing_details_are_in_the_summary_and_the_metrics(
     text = path.read_text()
     assert 'painchain_gh_last_run_details_skipped{kind="push"} 3.0' in text
     assert 'painchain_gh_last_run_details_missing{kind="compare"} 1.0' in text
+
+
+class Clock:
+    """A clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def paced_budget(fingerprint: str, clock: Clock, requests: int) -> TokenBudget:
+    """A token's budget of 10 points per 10 s that ``requests`` requests went through at time 0."""
+    budget = TokenBudget(fingerprint, reserve=0, max_concurrent=1, pacer=Pacer(10, 10.0, clock=clock))
+    assert budget.pacer is not None
+    for _ in range(requests):
+        budget.pacer.reserve(1)  # 1 point a second after a burst of 2: waits of 0, 0, 1, 2, 3 s
+    return budget
+
+
+def test_staleness_and_points_per_token_are_in_the_summary_line_and_fields(caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    budgets = [paced_budget("fp-small", clock, 2), paced_budget("fp-busy", clock, 5)]
+    clock.now = 10.0
+    done = SyncReport(
+        results=[RepoResult(job=JOB, status=RepoStatus.SYNCED)],
+        budgets=budgets,
+        staleness=[10.0 * n for n in range(20)],
+        never_polled=3,
+    )
+    with caplog.at_level(logging.INFO, logger="painchain_gh"):
+        log_summary(done)
+    last = caplog.records[-1]
+    fields = last.fields  # type: ignore[attr-defined]
+    assert (fields["staleness_max_seconds"], fields["staleness_p95_seconds"], fields["never_polled"]) == (190, 180, 3)
+    assert fields["github_points_by_token"] == {"fp-busy": 5, "fp-small": 2}
+    assert fields["github_wait_seconds_by_token"] == {"fp-busy": 3.0, "fp-small": 0.0}
+    message = last.getMessage()
+    assert "; stalest repository polled 190s ago (p95 180s), 3 never polled" in message
+    assert message.endswith("; points per token: fp-busy 5 (waited 3.0s), fp-small 2 (waited 0.0s)")
+
+
+def test_the_summary_line_names_five_tokens_and_counts_the_others(caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    budgets = [paced_budget(f"fp-{n}", clock, n) for n in range(1, 8)]
+    with caplog.at_level(logging.INFO, logger="painchain_gh"):
+        log_summary(SyncReport(results=[RepoResult(job=JOB)], budgets=budgets))
+    last = caplog.records[-1]
+    assert last.getMessage().endswith(", fp-3 3 (waited 0.0s) and 2 more tokens")
+    assert len(last.fields["github_points_by_token"]) == 7  # type: ignore[attr-defined]
+    assert "0s ago (p95 0s), 0 never polled" in last.getMessage()  # nothing polled before: no staleness yet
+
+
+def test_staleness_and_points_per_token_are_exported_as_metrics(tmp_path: Path) -> None:
+    clock = Clock()
+    budget = paced_budget("fp-busy", clock, 5)
+    clock.now = 10.0
+    done = SyncReport(results=[RepoResult(job=JOB)], budgets=[budget], staleness=[0.0, 40.0, 75.5], never_polled=2)
+    path = tmp_path / "m.prom"
+    metrics.write_metrics_file(path, done)
+    text = path.read_text()
+    assert 'painchain_gh_last_run_staleness_seconds{stat="max"} 75.5' in text
+    assert 'painchain_gh_last_run_staleness_seconds{stat="p95"} 75.5' in text
+    assert "painchain_gh_last_run_never_polled_repositories 2.0" in text
+    assert 'painchain_gh_last_run_github_points{token="fp-busy"} 5.0' in text
+    assert 'painchain_gh_last_run_github_pace_wait_seconds{token="fp-busy"} 3.0' in text

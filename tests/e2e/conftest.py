@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.command import painchain_gh_command
-from tests.fakes import FakeBackend, FakeGitHub
+from tests.fakes import FakeBackend, FakeGitHub, SecondaryLimits
 
 
 @dataclass
@@ -94,13 +94,29 @@ class Connector:
         )
 
 
+PROVOKES_SECONDARY_LIMITS = "provokes_secondary_limits"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker of tests that pass GitHub's secondary limits on purpose."""
+    config.addinivalue_line(
+        "markers", f"{PROVOKES_SECONDARY_LIMITS}: the test passes the fake GitHub's secondary limits on purpose"
+    )
+
+
 @pytest.fixture
-def github() -> Iterator[FakeGitHub]:
-    """A fake GitHub API that asks for no minimum poll interval (so syncs may follow each other)."""
+def github(request: pytest.FixtureRequest) -> Iterator[FakeGitHub]:
+    """A fake GitHub API that asks for no minimum poll interval (so syncs may follow each other) and
+    enforces GitHub's documented secondary limits; a test not marked ``provokes_secondary_limits``
+    must not pass them (a test that scales the budget window scales ``secondary.window_seconds`` too)."""
     with FakeGitHub() as server:
         server.poll_interval = 0
+        server.secondary = SecondaryLimits(enforce=True)
         yield server
         assert not server.errors, server.errors
+        if request.node.get_closest_marker(PROVOKES_SECONDARY_LIMITS) is None:
+            violations = server.secondary_usage.report().violations()
+            assert sum(violations.values()) == 0, f"secondary limits passed: {violations}"
 
 
 @pytest.fixture
