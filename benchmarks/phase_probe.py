@@ -39,7 +39,7 @@ WRAPPED = (
     ("state load + lock (FileStore.open)", "painchain_gh.store.file_store:FileStore.open"),
     ("sync (run_sync, total)", "painchain_gh.sync:run_sync"),
     ("thread start-up (Thread.start)", "threading:Thread.start"),
-    ("poll (per repository, summed over threads)", "painchain_gh.poll:poll_repository"),
+    ("poll (per repository, summed over threads)", "painchain_gh.streams.poll:poll_repository"),
     ("per-repository log line", "painchain_gh.output:log_result"),
     ("finish integrations (state + lastSync)", "painchain_gh.runner:Runner._finish_integrations"),
     ("lastSync PUTs", "painchain_gh.backend:BackendClient.put_integration"),

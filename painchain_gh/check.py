@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from painchain_gh.credentials import RunCredentials
 from painchain_gh.errors import BackendError, GitHubError
-from painchain_gh.github import GitHubClient, TokenBudget, TokenSource
-from painchain_gh.github_app import InstallationTokenProvider
+from painchain_gh.github.app import InstallationTokenProvider
+from painchain_gh.github.client import GitHubClient, TokenBudget, TokenSource
+from painchain_gh.github.credentials import RunCredentials
 from painchain_gh.jobs import RepoJob
 from painchain_gh.models import Integration, IntegrationSelection
 from painchain_gh.settings import Settings

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from painchain_gh.discovery_cache import DiscoveryCache
+from painchain_gh.discovery.cache import DiscoveryCache
 from painchain_gh.transform.runs import RunState
 
 EVENTS_WINDOW = 400  # GitHub keeps at most 300 events per repository timeline.

@@ -16,7 +16,7 @@ from typing import Any
 
 from painchain_gh import secrets
 from painchain_gh.cursor import RepoState
-from painchain_gh.github import TokenBudget
+from painchain_gh.github.client import TokenBudget
 from painchain_gh.results import QUIET, UNFINISHED, RepoResult, RepoStatus, SyncReport
 from painchain_gh.text import EscapeForText
 from painchain_gh.timeutil import format_time

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from painchain_gh.errors import ExitCode, PainChainError
-from painchain_gh.github import TokenBudget
+from painchain_gh.github.client import TokenBudget
 from painchain_gh.jobs import RepoJob
 from painchain_gh.models import InvalidIntegration
 

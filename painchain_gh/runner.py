@@ -19,9 +19,8 @@ from pydantic import SecretStr, ValidationError
 
 from painchain_gh import secrets
 from painchain_gh.backend import BackendClient
-from painchain_gh.credentials import RunCredentials
-from painchain_gh.discovery import Discoverer
-from painchain_gh.discovery_run import (
+from painchain_gh.discovery.listing import Discoverer
+from painchain_gh.discovery.tasks import (
     DISCOVERY_SHARE,
     DiscoveryPlan,
     discover_integrations,
@@ -30,8 +29,9 @@ from painchain_gh.discovery_run import (
 )
 from painchain_gh.errors import BackendError, StateError, UsageError
 from painchain_gh.forward import BackendSink, PrintSink, Sink
-from painchain_gh.github import GitHubClient, TokenBudget, TokenSource
-from painchain_gh.github_app import TokenProviders
+from painchain_gh.github.app import TokenProviders
+from painchain_gh.github.client import GitHubClient, TokenBudget, TokenSource
+from painchain_gh.github.credentials import RunCredentials
 from painchain_gh.http import Deadline, RetryPolicy, new_session
 from painchain_gh.integration_status import StatusChange, decide_statuses, write_status
 from painchain_gh.jobs import RepoJob, build_jobs, integration_api_url
@@ -45,7 +45,6 @@ from painchain_gh.models import (
     escape,
     select_integrations,
 )
-from painchain_gh.poll import PollSettings
 from painchain_gh.registration import Registration, register_all
 from painchain_gh.results import UNFINISHED, RepoResult, RepoStatus, SyncReport
 from painchain_gh.settings import Settings
@@ -53,6 +52,7 @@ from painchain_gh.store.backend_store import BackendStore
 from painchain_gh.store.base import ReadOnlyStore, StateStore
 from painchain_gh.store.deadletter import DeadLetterFile
 from painchain_gh.store.file_store import FileStore
+from painchain_gh.streams.poll import PollSettings
 from painchain_gh.sync import Pace, run_sync
 from painchain_gh.threads import SidePool
 from painchain_gh.timeutil import format_time

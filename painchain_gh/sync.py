@@ -17,21 +17,21 @@ import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from painchain_gh.credentials import credential_fingerprint
-from painchain_gh.discovery_run import DiscoveryPlan, ListingProgress, run_discovery
-from painchain_gh.enrich import Enricher
+from painchain_gh.discovery.tasks import DiscoveryPlan, ListingProgress, run_discovery
 from painchain_gh.errors import ExitCode, FailureScope, GitHubNotFound, PainChainError
 from painchain_gh.forward import Sink
-from painchain_gh.github import GitHubClient, TokenBudget, TokenSource, token_fingerprint
+from painchain_gh.github.client import GitHubClient, TokenBudget, TokenSource, token_fingerprint
+from painchain_gh.github.credentials import credential_fingerprint
+from painchain_gh.github.pacing import DEFAULT_POINTS, DEFAULT_WINDOW, Pacer
 from painchain_gh.http import Deadline
 from painchain_gh.jobs import RepoJob, interleave_by_token
 from painchain_gh.models import Integration
-from painchain_gh.pacing import DEFAULT_POINTS, DEFAULT_WINDOW, Pacer
-from painchain_gh.poll import PollSettings, poll_repository
-from painchain_gh.poll_images import OwnerClaims
 from painchain_gh.results import RepoResult, RepoStatus, SyncReport
 from painchain_gh.store.base import StateStore
 from painchain_gh.store.deadletter import DeadLetterFile
+from painchain_gh.streams.enrich import Enricher
+from painchain_gh.streams.images import OwnerClaims
+from painchain_gh.streams.poll import PollSettings, poll_repository
 from painchain_gh.threads import SidePool
 from painchain_gh.workers import JobQueue, run_in_threads
 
@@ -69,7 +69,7 @@ UNFINISHED_MESSAGE = "the run's deadline (--max-runtime) was reached while this 
 
 @dataclass(frozen=True)
 class Pace:
-    """How fast each credential may send (see :mod:`painchain_gh.pacing`): ``points`` per ``window``
+    """How fast each credential may send (see :mod:`painchain_gh.github.pacing`): ``points`` per ``window``
     seconds, or what an integration using it asks for (``pointsPerMinute``, the lowest wins); shards of
     one run share a credential's budget and its concurrency equally."""
 
@@ -349,7 +349,7 @@ def run_sync(
 ) -> SyncReport:
     """Poll every job once (the stalest first) and return the report; state is committed per repository
     by the store. With ``discovery``, its listings are read beside the polling and the repositories they
-    find are polled in the same run when time allows (see :mod:`painchain_gh.discovery_run`)."""
+    find are polled in the same run when time allows (see :mod:`painchain_gh.discovery.tasks`)."""
     started = time.monotonic()
     now = int(clock())
     run = SyncRun(

@@ -15,7 +15,7 @@ import requests_mock
 from pydantic import SecretStr
 
 from painchain_gh.cursor import RepoState, mark_event, mark_item, mark_run
-from painchain_gh.github import GitHubClient, TokenBudget, TokenSource, token_fingerprint
+from painchain_gh.github.client import GitHubClient, TokenBudget, TokenSource, token_fingerprint
 from painchain_gh.http import Deadline, RetryPolicy
 from painchain_gh.jobs import RepoJob, build_jobs
 from painchain_gh.models import Integration

@@ -13,14 +13,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
-from painchain_gh.credentials import RunCredentials, app_fingerprint
 from painchain_gh.cursor import RepoState
-from painchain_gh.discovery import Discoverer
-from painchain_gh.discovery_cache import CachedPage, DiscoveryCache, SourceCache
-from painchain_gh.discovery_run import discover_integrations, discovery_key
+from painchain_gh.discovery.cache import CachedPage, DiscoveryCache, SourceCache
+from painchain_gh.discovery.listing import Discoverer
+from painchain_gh.discovery.tasks import discover_integrations, discovery_key
 from painchain_gh.errors import UsageError
-from painchain_gh.github import GitHubClient, TokenBudget, token_fingerprint
-from painchain_gh.github_app import AppCredentials, TokenProviders
+from painchain_gh.github.app import AppCredentials, TokenProviders
+from painchain_gh.github.client import GitHubClient, TokenBudget, token_fingerprint
+from painchain_gh.github.credentials import RunCredentials, app_fingerprint
 from painchain_gh.http import Deadline
 from painchain_gh.models import Integration, select_integrations
 from painchain_gh.output import log_summary, print_summary_table

@@ -15,10 +15,10 @@ from typing import Any
 import requests_mock
 from pydantic import SecretStr
 
-from painchain_gh.enrich import MAX_PULL_LIST_PAGES, Enricher
-from painchain_gh.poll import PollSettings, details_since, poll_repository
-from painchain_gh.poll_images import OwnerClaims
 from painchain_gh.results import RepoResult
+from painchain_gh.streams.enrich import MAX_PULL_LIST_PAGES, Enricher
+from painchain_gh.streams.images import OwnerClaims
+from painchain_gh.streams.poll import PollSettings, details_since, poll_repository
 from painchain_gh.threads import SidePool
 from tests.doubles import API, TOKEN, ListSink, MemoryStore, client_for, integration, jobs_of, mock_repo, with_id
 from tests.doubles import workflow_run as run_payload

@@ -17,8 +17,8 @@ from typer.testing import CliRunner, Result
 
 from painchain_gh.cli import app
 from painchain_gh.cursor import RepoState
-from painchain_gh.discovery_cache import CachedPage, DiscoveryCache, SourceCache
-from painchain_gh.discovery_run import discovery_key
+from painchain_gh.discovery.cache import CachedPage, DiscoveryCache, SourceCache
+from painchain_gh.discovery.tasks import discovery_key
 from painchain_gh.models import Integration
 from painchain_gh.store.file_store import FileStore
 from tests.doubles import API, BACKEND, BackendDouble

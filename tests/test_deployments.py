@@ -11,10 +11,10 @@ import requests_mock
 from pydantic import SecretStr
 
 from painchain_gh.cursor import DeploymentsCursor, deployment_needs_statuses, is_new_status, mark_deployment
-from painchain_gh.deployments import DeploymentsFetched, acknowledge, fetch_deployments, settle
-from painchain_gh.enrich import RequestCounts
-from painchain_gh.github import GitHubClient, TokenBudget
+from painchain_gh.github.client import GitHubClient, TokenBudget
 from painchain_gh.http import Deadline, RetryPolicy
+from painchain_gh.streams.deployments import DeploymentsFetched, acknowledge, fetch_deployments, settle
+from painchain_gh.streams.enrich import RequestCounts
 from painchain_gh.transform import RepoContext
 from tests.fakes import FakeGitHub
 from tests.fakes.github import DEFAULT_TOKEN

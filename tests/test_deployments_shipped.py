@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from painchain_gh.cursor import DeploymentsCursor, remember_success
-from painchain_gh.deployments import DeploymentItem, acknowledge, fetch_deployments, settle
-from painchain_gh.enrich import Enricher
-from painchain_gh.shipped import ShippedLookups
+from painchain_gh.streams.deployments import DeploymentItem, acknowledge, fetch_deployments, settle
+from painchain_gh.streams.enrich import Enricher
+from painchain_gh.streams.shipped import ShippedLookups
 from painchain_gh.transform import RepoContext
 from tests.fakes import FakeGitHub
 from tests.fakes.github import pull, utc_iso

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from painchain_gh.cursor import RepoState
-from painchain_gh.discovered_lists import FileLists, backend_lists, lists_reader, shard_files
-from painchain_gh.discovery_cache import CachedPage, DiscoveryCache, SourceCache
-from painchain_gh.discovery_run import discovery_key
+from painchain_gh.discovery.cache import CachedPage, DiscoveryCache, SourceCache
+from painchain_gh.discovery.stored import FileLists, backend_lists, lists_reader, shard_files
+from painchain_gh.discovery.tasks import discovery_key
 from painchain_gh.models import Integration
 from painchain_gh.store.cursor_codec import encode
 from painchain_gh.store.file_store import FileStore

@@ -9,7 +9,8 @@ import pytest
 import requests
 from pydantic import SecretStr
 
-from painchain_gh.discovery import (
+from painchain_gh.discovery.cache import DiscoveryCache
+from painchain_gh.discovery.listing import (
     Discoverer,
     cache_key,
     diff_repositories,
@@ -17,7 +18,6 @@ from painchain_gh.discovery import (
     prune_gone,
     with_repositories,
 )
-from painchain_gh.discovery_cache import DiscoveryCache
 from painchain_gh.errors import GitHubAuthError
 from painchain_gh.jobs import build_jobs
 from painchain_gh.models import Integration, select_integrations
@@ -161,7 +161,7 @@ def test_a_cache_from_another_api_url_is_not_used(github: FakeGitHub) -> None:
 
 
 def test_odd_entries_in_a_list_are_ignored(github: FakeGitHub) -> None:
-    from painchain_gh.discovery import _repository_names
+    from painchain_gh.discovery.listing import _repository_names
 
     items: list[Any] = [
         {"owner": {"login": "acme"}, "name": "ok"},
@@ -194,7 +194,7 @@ def test_an_app_without_repositories_polls_its_whole_installation(github: FakeGi
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from painchain_gh.github_app import AppCredentials, TokenProviders
+    from painchain_gh.github.app import AppCredentials, TokenProviders
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(
@@ -223,7 +223,7 @@ def test_an_app_without_repositories_polls_its_whole_installation(github: FakeGi
 def test_a_listing_stopped_by_its_share_carries_on_next_time_and_only_a_whole_pass_finds_gone(
     github: FakeGitHub,
 ) -> None:
-    from painchain_gh.discovery import discover
+    from painchain_gh.discovery.listing import discover
 
     for i in range(450):
         github.apps.add_listed_repo("acme", f"svc-{i:03d}")
@@ -258,7 +258,7 @@ def test_a_listing_stopped_by_its_share_carries_on_next_time_and_only_a_whole_pa
 
 
 def test_a_listing_past_its_page_cap_says_so(github: FakeGitHub, monkeypatch: pytest.MonkeyPatch) -> None:
-    import painchain_gh.discovery as discovery_module
+    import painchain_gh.discovery.listing as discovery_module
 
     monkeypatch.setattr(discovery_module, "MAX_PAGES", 2)
     for i in range(300):
@@ -272,7 +272,7 @@ def test_a_listing_past_its_page_cap_says_so(github: FakeGitHub, monkeypatch: py
 def test_a_next_link_too_long_to_keep_stops_the_listing_with_a_problem(requests_mock: Any) -> None:
     import re as regex
 
-    from painchain_gh.discovery import Discoverer
+    from painchain_gh.discovery.listing import Discoverer
 
     api = "https://api.github.com"
     repo = {"name": "api", "owner": {"login": "acme"}}

@@ -13,9 +13,9 @@ import requests
 import requests_mock
 from pydantic import SecretStr
 
-from painchain_gh.enrich import Enricher, RequestCounts
-from painchain_gh.github import GitHubClient, TokenBudget
+from painchain_gh.github.client import GitHubClient, TokenBudget
 from painchain_gh.http import Deadline, RetryPolicy
+from painchain_gh.streams.enrich import Enricher, RequestCounts
 from painchain_gh.transform import PainChainEvent, RepoContext, to_event, to_run_event
 from tests.fakes.github import pull, pull_request_event, push_event, review_event
 

@@ -8,8 +8,8 @@ import pytest
 import requests_mock
 
 from painchain_gh.cursor import ImagesCursor
-from painchain_gh.enrich import RequestCounts
-from painchain_gh.packages import ImagesFetched, acknowledge, fetch_images, settle
+from painchain_gh.streams.enrich import RequestCounts
+from painchain_gh.streams.packages import ImagesFetched, acknowledge, fetch_images, settle
 from tests.fakes import FakeGitHub
 from tests.test_deployments import API, T0, make_client
 

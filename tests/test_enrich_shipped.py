@@ -10,8 +10,8 @@ from typing import Any
 
 import requests_mock
 
-from painchain_gh.enrich import Enricher
-from painchain_gh.shipped import MAX_COMMIT_LOOKUPS, ShippedLookups
+from painchain_gh.streams.enrich import Enricher
+from painchain_gh.streams.shipped import MAX_COMMIT_LOOKUPS, ShippedLookups
 from painchain_gh.transform import PainChainEvent, to_event, to_run_event
 from tests.fakes.github import push_event, release_event
 from tests.fakes.shipped import commit, comparison, pull_answer, sha_of

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
-from painchain_gh.github_app import load_private_key
+from painchain_gh.github.app import load_private_key
 from painchain_gh.models import IntegrationSelection, is_unset, parse_flag, select_integrations
 from painchain_gh.registration import CONNECTOR_TYPES, FORM_EXAMPLES
 

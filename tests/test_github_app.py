@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from painchain_gh import secrets
 from painchain_gh.errors import GitHubAuthError, GitHubTemporaryError
-from painchain_gh.github_app import AppCredentials, InstallationTokenProvider, TokenProviders
+from painchain_gh.github.app import AppCredentials, InstallationTokenProvider, TokenProviders
 from painchain_gh.models import select_integrations
 from tests.fakes import FakeGitHub
 

@@ -8,7 +8,7 @@ import requests_mock
 from pydantic import SecretStr
 
 from painchain_gh.errors import GitHubAuthError, GitHubRateLimited, GitHubRepoError, GitHubTemporaryError
-from painchain_gh.github import GitHubClient, TokenBudget, Verdict, classify
+from painchain_gh.github.client import GitHubClient, TokenBudget, Verdict, classify
 from painchain_gh.http import Deadline, RetryPolicy
 
 API = "https://api.github.com"

@@ -21,7 +21,7 @@ from painchain_gh.errors import (
     GitHubRepoError,
     GitHubTemporaryError,
 )
-from painchain_gh.github import MAX_ETAG_LENGTH, GitHubClient, TokenBudget, usable_etag
+from painchain_gh.github.client import MAX_ETAG_LENGTH, GitHubClient, TokenBudget, usable_etag
 from painchain_gh.http import DEADLINE_MARGIN, Deadline, RetryPolicy, parse_retry_after
 
 API = "https://api.github.com"

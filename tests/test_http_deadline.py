@@ -14,7 +14,7 @@ import requests
 from pydantic import SecretStr
 
 from painchain_gh.errors import DeadlineReached, GitHubTemporaryError
-from painchain_gh.github import GitHubClient, TokenBudget
+from painchain_gh.github.client import GitHubClient, TokenBudget
 from painchain_gh.http import DEADLINE_MARGIN, Deadline, Retry, RetryPolicy, with_retries
 
 

@@ -9,7 +9,7 @@ import requests
 import requests_mock
 from pydantic import SecretStr
 
-from painchain_gh.discovery import Discoverer
+from painchain_gh.discovery.listing import Discoverer
 from painchain_gh.models import Integration, select_integrations
 
 API = "https://api.github.com"

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from painchain_gh.backend import BackendClient
 from painchain_gh.errors import PainChainError
-from painchain_gh.github import GitHubClient, TokenBudget
+from painchain_gh.github.client import GitHubClient, TokenBudget
 from painchain_gh.http import Deadline, RetryPolicy
 
 API = "https://api.github.com"

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from requests.adapters import HTTPAdapter
 
 from painchain_gh.errors import GitHubTemporaryError
-from painchain_gh.github import GitHubClient, TokenBudget
+from painchain_gh.github.client import GitHubClient, TokenBudget
 from painchain_gh.http import CHUNK_BYTES, Deadline, LeanAdapter, RetryPolicy, new_session, plain_base, prepare_get
 
 API = "https://api.github.com"

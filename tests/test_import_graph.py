@@ -103,7 +103,7 @@ def test_nothing_below_the_composition_root_imports_it() -> None:
 
 def test_output_modules_import_no_orchestrator() -> None:
     graph = import_graph()
-    orchestrators = {"painchain_gh.sync", "painchain_gh.poll", "painchain_gh.runner"}
+    orchestrators = {"painchain_gh.sync", "painchain_gh.streams.poll", "painchain_gh.runner"}
     for module in ("painchain_gh.output", "painchain_gh.metrics", "painchain_gh.results"):
         assert graph[module] & orchestrators == set(), module
 

@@ -272,7 +272,7 @@ def test_bad_shard_is_refused(text: str) -> None:
 
 
 def test_jobs_are_interleaved_across_tokens_keeping_each_tokens_order() -> None:
-    from painchain_gh.credentials import credential_fingerprint
+    from painchain_gh.github.credentials import credential_fingerprint
     from painchain_gh.jobs import interleave_by_token
 
     rows = [

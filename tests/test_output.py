@@ -11,9 +11,9 @@ import pytest
 from painchain_gh import metrics
 from painchain_gh.cursor import RepoState
 from painchain_gh.errors import ExitCode
-from painchain_gh.github import TokenBudget
+from painchain_gh.github.client import TokenBudget
+from painchain_gh.github.pacing import Pacer
 from painchain_gh.output import Progress, describe_cursor, log_result, log_summary, print_summary_table
-from painchain_gh.pacing import Pacer
 from painchain_gh.results import RepoResult, RepoStatus, SyncReport
 from tests.doubles import integration, jobs_of
 

@@ -7,9 +7,9 @@ import pytest
 from pydantic import SecretStr
 
 from painchain_gh.errors import GitHubRateLimited
-from painchain_gh.github import TokenBudget, secondary_limit_wait, token_fingerprint
+from painchain_gh.github.client import TokenBudget, secondary_limit_wait, token_fingerprint
+from painchain_gh.github.pacing import Pacer
 from painchain_gh.http import Deadline
-from painchain_gh.pacing import Pacer
 from painchain_gh.sync import lowest_asks
 from tests.doubles import TOKEN, integration, jobs_of
 

@@ -12,8 +12,8 @@ import pytest
 import requests_mock
 
 from painchain_gh.cursor import ImagesCursor
-from painchain_gh.enrich import RequestCounts
-from painchain_gh.packages import MAX_VERSION_PAGES, fetch_images
+from painchain_gh.streams.enrich import RequestCounts
+from painchain_gh.streams.packages import MAX_VERSION_PAGES, fetch_images
 from painchain_gh.transform import RepoContext
 from painchain_gh.transform.common import PainChainEvent
 from painchain_gh.transform.images import registry_host, to_image_event

@@ -8,8 +8,8 @@ from typing import Any
 import requests_mock
 
 from painchain_gh.cursor import EventsCursor, RunsCursor
-from painchain_gh.github import Page
-from painchain_gh.paging import MAX_EVENT_PAGES, MAX_RUN_PAGES, fetch_events, fetch_runs, reaches, walk_pages
+from painchain_gh.github.client import Page
+from painchain_gh.streams.paging import MAX_EVENT_PAGES, MAX_RUN_PAGES, fetch_events, fetch_runs, reaches, walk_pages
 from tests.doubles import API, client_for
 from tests.fakes.github import utc_iso
 

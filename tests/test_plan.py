@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from painchain_gh import poll
-from painchain_gh.credentials import credential_fingerprint
-from painchain_gh.discovery_cache import CachedPage, DiscoveryCache, SourceCache
+from painchain_gh.discovery.cache import CachedPage, DiscoveryCache, SourceCache
+from painchain_gh.github.credentials import credential_fingerprint
 from painchain_gh.models import Integration, InvalidIntegration
-from painchain_gh.plan import EVENTS_API_KINDS, NOT_LISTED_YET, Listed, Plan, make_plan, streams_of
-from painchain_gh.plan_output import flag_duration, human_duration, render_text, to_json
-from painchain_gh.sizing import Schedule, Streams, size
+from painchain_gh.plan.grouping import EVENTS_API_KINDS, NOT_LISTED_YET, Listed, Plan, make_plan, streams_of
+from painchain_gh.plan.output import flag_duration, human_duration, render_text, to_json
+from painchain_gh.plan.sizing import Schedule, Streams, size
+from painchain_gh.streams import poll
 from painchain_gh.timeutil import parse_duration
 from tests.doubles import API, TOKEN
 
@@ -103,7 +103,7 @@ def test_integrations_sharing_a_token_share_one_credential_and_its_budget() -> N
 
 def size_of(plan: Plan, index: int) -> Any:
     """The sizing the model gives the credential's repositories directly (one portion per integration)."""
-    from painchain_gh.sizing import Load, Portion
+    from painchain_gh.plan.sizing import Load, Portion
 
     credential = plan.credentials[index]
     portions = tuple(Portion(member.repositories) for member in credential.members)

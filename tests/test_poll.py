@@ -9,12 +9,12 @@ import requests_mock
 from pydantic import SecretStr
 
 from painchain_gh.cursor import RepoState
-from painchain_gh.enrich import Enricher
 from painchain_gh.errors import BackendRejected, BackendTemporaryError, BackendUnavailable
-from painchain_gh.poll import PollSettings, is_due, poll_repository
-from painchain_gh.poll_images import OwnerClaims
 from painchain_gh.results import RepoResult, RepoStatus
 from painchain_gh.store.deadletter import DeadLetterFile
+from painchain_gh.streams.enrich import Enricher
+from painchain_gh.streams.images import OwnerClaims
+from painchain_gh.streams.poll import PollSettings, is_due, poll_repository
 from tests.doubles import (
     API,
     TOKEN,

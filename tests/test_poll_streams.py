@@ -11,14 +11,14 @@ import pytest
 import requests
 from pydantic import SecretStr
 
-from painchain_gh.enrich import Enricher
 from painchain_gh.errors import BackendTemporaryError
-from painchain_gh.github import GitHubClient, TokenBudget
+from painchain_gh.github.client import GitHubClient, TokenBudget
 from painchain_gh.http import Deadline, RetryPolicy
 from painchain_gh.jobs import RepoJob
-from painchain_gh.poll import PollSettings, poll_repository
-from painchain_gh.poll_images import OwnerClaims, owner_key
 from painchain_gh.results import RepoResult, RepoStatus
+from painchain_gh.streams.enrich import Enricher
+from painchain_gh.streams.images import OwnerClaims, owner_key
+from painchain_gh.streams.poll import PollSettings, poll_repository
 from painchain_gh.transform import PainChainEvent
 from tests.doubles import ListSink, MemoryStore, integration, jobs_of
 from tests.fakes import FakeGitHub

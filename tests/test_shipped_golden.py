@@ -9,9 +9,9 @@ from typing import Any
 import requests_mock
 
 from painchain_gh.cursor import DeploymentsCursor, remember_success
-from painchain_gh.deployments import fetch_deployments
-from painchain_gh.enrich import Enricher
-from painchain_gh.shipped import ShippedLookups
+from painchain_gh.streams.deployments import fetch_deployments
+from painchain_gh.streams.enrich import Enricher
+from painchain_gh.streams.shipped import ShippedLookups
 from painchain_gh.transform import PainChainEvent, to_run_event
 from tests.fakes.github import release_event
 from tests.test_enrich import CTX, REPO, built, make_client

@@ -11,9 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from painchain_gh.cursor import RepoState
-from painchain_gh.pacing import Pacer
-from painchain_gh.poll import PollSettings, is_due
-from painchain_gh.sizing import (
+from painchain_gh.github.pacing import Pacer
+from painchain_gh.plan.sizing import (
     ACTIVE_ENRICHMENT,
     FIRST_SYNC_ENRICHMENT,
     GITHUB_POINTS_PER_MINUTE,
@@ -33,7 +32,8 @@ from painchain_gh.sizing import (
     size,
     sweep_share,
 )
-from painchain_gh.sweep import sweep_due
+from painchain_gh.streams.poll import PollSettings, is_due
+from painchain_gh.streams.sweep import sweep_due
 
 QUIET = Schedule(active=0.0)
 

@@ -284,7 +284,7 @@ def test_a_cursor_nested_thousands_deep_is_a_backend_error_not_a_traceback(
 def test_the_discovery_entry_is_kept_in_the_backend_cursor_and_a_pruned_repository_removed(
     requests_mock: requests_mock.Mocker,
 ) -> None:
-    from painchain_gh.discovery_cache import CachedPage, DiscoveryCache, SourceCache
+    from painchain_gh.discovery.cache import CachedPage, DiscoveryCache, SourceCache
 
     rows = [row("D1", cursor_with("1"))]
     backend = Rows(requests_mock, rows)

@@ -11,10 +11,10 @@ import pytest
 import requests_mock
 
 from painchain_gh.errors import BackendUnavailable, DeadlineReached, ExitCode, GitHubRateLimited, StateError
-from painchain_gh.github import GitHubClient, TokenBudget, TokenSource
+from painchain_gh.github.client import GitHubClient, TokenBudget, TokenSource
 from painchain_gh.jobs import RepoJob
-from painchain_gh.poll import PollSettings
 from painchain_gh.results import RepoResult, RepoStatus, SyncReport
+from painchain_gh.streams.poll import PollSettings
 from painchain_gh.sync import DEADLINE_GRACE, run_sync
 from painchain_gh.transform import PainChainEvent
 from painchain_gh.workers import run_in_threads

@@ -11,13 +11,13 @@ import pytest
 import requests
 from pydantic import SecretStr
 
-from painchain_gh.enrich import Enricher
 from painchain_gh.errors import GitHubRepoError
-from painchain_gh.github import GitHubClient, TokenBudget
+from painchain_gh.github.client import GitHubClient, TokenBudget
 from painchain_gh.http import Deadline
-from painchain_gh.poll import PollSettings, poll_repository
-from painchain_gh.poll_images import OwnerClaims
 from painchain_gh.results import RepoResult, RepoStatus
+from painchain_gh.streams.enrich import Enricher
+from painchain_gh.streams.images import OwnerClaims
+from painchain_gh.streams.poll import PollSettings, poll_repository
 from painchain_gh.threads import SidePool
 from tests.doubles import ListSink, MemoryStore, integration, jobs_of
 from tests.fakes import FakeGitHub

@@ -123,11 +123,11 @@ def plan(
     the configuration needs (more tokens, shards, a longer --max-runtime or schedule). Exit 0 when everything
     fits, 3 when something does not or is not known yet. Sends nothing to GitHub."""
     with known_errors():
-        from painchain_gh.discovered_lists import lists_reader  # noqa: PLC0415
-        from painchain_gh.plan import make_plan  # noqa: PLC0415
-        from painchain_gh.plan_output import render_text, to_json  # noqa: PLC0415
+        from painchain_gh.discovery.stored import lists_reader  # noqa: PLC0415
+        from painchain_gh.plan.grouping import make_plan  # noqa: PLC0415
+        from painchain_gh.plan.output import render_text, to_json  # noqa: PLC0415
+        from painchain_gh.plan.sizing import Schedule  # noqa: PLC0415
         from painchain_gh.runner import Runner  # noqa: PLC0415
-        from painchain_gh.sizing import Schedule  # noqa: PLC0415
 
         settings = build_settings(
             state=state,

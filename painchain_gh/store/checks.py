@@ -28,7 +28,7 @@ from painchain_gh.cursor import (
     rememberable_environment,
     rememberable_tag,
 )
-from painchain_gh.discovery_cache import DiscoveryCache
+from painchain_gh.discovery.cache import DiscoveryCache
 from painchain_gh.errors import UnstorableState
 from painchain_gh.text import escape
 from painchain_gh.timeutil import MAX_EPOCH, MIN_EPOCH, is_sane_epoch

@@ -88,7 +88,7 @@ def to_deployment_event(
             "created_at": format_time(moment),
         }
     )
-    # From the ref alone until a comparison with the previous deployment says more (painchain_gh.shipped).
+    # From the ref alone until a comparison with the previous deployment says more (painchain_gh.streams.shipped).
     data["change_kinds"] = change_kinds(shipped_facts("deployment", None, {}, ref=data["ref"]))
     return ctx.event(
         title=f"Deployment to {environment}: {state}",

@@ -3,7 +3,7 @@
 From answers already fetched (``GET /compare/{base}...{head}``, ``GET /commits/{sha}/pulls``,
 ``GET /pulls/{n}/reviews``, ``GET /actions/runs/{id}/approvals``) to readable data fields: lists
 of strings the PainChain timeline shows as chips (``"#12 Fix login redirect (alice)"``), beside
-numbers for machines. The requests themselves are made by :mod:`painchain_gh.shipped`.
+numbers for machines. The requests themselves are made by :mod:`painchain_gh.streams.shipped`.
 
 Pull requests are found in commit messages first (free): GitHub's merge commit says ``Merge pull
 request #12 from owner/branch`` and carries the title on its third line; a squash commit ends its

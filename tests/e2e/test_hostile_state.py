@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from painchain_gh.github import token_fingerprint
+from painchain_gh.github.client import token_fingerprint
 from tests.doubles import cursor_repos
 from tests.e2e.conftest import Connector
 from tests.e2e.faults_support import add_integration, error_lines, seed_issues, state_json

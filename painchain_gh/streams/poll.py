@@ -3,12 +3,12 @@
 Three streams per repository (Events API, workflow runs, deployments), each conditional on its
 ETag, each read only when the integration wants its kinds (``config.events``). Events the
 integration does not want are marked handled without any extra request; the others are
-enriched (:class:`~painchain_gh.enrich.Enricher`) before they go out.
+enriched (:class:`~painchain_gh.streams.enrich.Enricher`) before they go out.
 
 The cursor only moves past events the sink acknowledged; ETags and the poll time are only
 stored when the whole repository went through, so a 304 can never hide an event that was
 not delivered. Container images are an owner-wide stream, polled by the first due repository
-of each (integration, owner) in a run (:mod:`painchain_gh.poll_images`).
+of each (integration, owner) in a run (:mod:`painchain_gh.streams.images`).
 """
 
 from __future__ import annotations
@@ -20,21 +20,21 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
-from painchain_gh import deployments
 from painchain_gh.cursor import RepoState, is_changed_run, is_new_event, mark_event, remember_release, start_floor
-from painchain_gh.deployments import DeploymentsFetched
-from painchain_gh.enrich import Enricher
 from painchain_gh.errors import GitHubAuthError, GitHubRepoError
 from painchain_gh.forward import Outgoing, Sink, forward
-from painchain_gh.github import GitHubClient
+from painchain_gh.github.client import GitHubClient
 from painchain_gh.jobs import RepoJob
-from painchain_gh.paging import Fetched, created_at, fetch_events, fetch_runs
-from painchain_gh.poll_images import OwnerClaims, poll_images
 from painchain_gh.results import RepoResult, RepoStatus
-from painchain_gh.shipped import ShippedLookups
 from painchain_gh.store.base import StateStore
 from painchain_gh.store.deadletter import DeadLetterFile
-from painchain_gh.sweep import deployments_in_progress, runs_in_progress, sweep_due
+from painchain_gh.streams import deployments
+from painchain_gh.streams.deployments import DeploymentsFetched
+from painchain_gh.streams.enrich import Enricher
+from painchain_gh.streams.images import OwnerClaims, poll_images
+from painchain_gh.streams.paging import Fetched, created_at, fetch_events, fetch_runs
+from painchain_gh.streams.shipped import ShippedLookups
+from painchain_gh.streams.sweep import deployments_in_progress, runs_in_progress, sweep_due
 from painchain_gh.threads import SidePool
 from painchain_gh.transform import PainChainEvent, RepoContext, Skip, run_state, to_event, to_run_event
 from painchain_gh.transform.common import as_int
@@ -211,7 +211,7 @@ def _fetch(
     """The wanted streams, each conditional on the ETag got with this token; one not wanted costs nothing.
 
     The events come first (a bad token or a missing repository then costs one request, not three).
-    Workflow runs and deployments are read only when they can have changed (:mod:`painchain_gh.sweep`):
+    Workflow runs and deployments are read only when they can have changed (:mod:`painchain_gh.streams.sweep`):
     after activity in the events, while one is in progress, or at the sweep interval; when that is
     known before the events answer, all three go side by side on the ``side`` pool.
     """

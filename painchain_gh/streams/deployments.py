@@ -6,7 +6,7 @@ statuses (``GET /deployments/{id}/statuses``) are read only for deployments that
 ``updated_at`` moved. Each status is its own event, sent once (late and out-of-order safe: the
 cursor keys statuses by id, not by time). See https://docs.github.com/en/rest/deployments
 
-What a deployment shipped (with ``shipped`` lookups, :mod:`painchain_gh.shipped`): its first new
+What a deployment shipped (with ``shipped`` lookups, :mod:`painchain_gh.streams.shipped`): its first new
 status in a run does the work and the deployment's other new statuses of that run carry the same
 fields (every lookup is cached per run). The baseline is the last deployment to the same
 environment that reached success, remembered per environment in the cursor (``successes``), so it
@@ -32,10 +32,10 @@ from painchain_gh.cursor import (
     previous_success,
     remember_success,
 )
-from painchain_gh.enrich import RequestCounts
 from painchain_gh.errors import GitHubRepoError, GitHubTemporaryError
-from painchain_gh.github import GitHubClient
-from painchain_gh.shipped import Baseline, ShippedLookups
+from painchain_gh.github.client import GitHubClient
+from painchain_gh.streams.enrich import RequestCounts
+from painchain_gh.streams.shipped import Baseline, ShippedLookups
 from painchain_gh.timeutil import parse_time
 from painchain_gh.transform.common import PainChainEvent, RepoContext, Skip, as_dict, as_str
 from painchain_gh.transform.deployments import (

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from painchain_gh.cursor import EventsCursor, RunsCursor, events_paging_bound, gap_span, runs_paging_bound
-from painchain_gh.github import GitHubClient, Page
+from painchain_gh.github.client import GitHubClient, Page
 from painchain_gh.timeutil import parse_time
 from painchain_gh.transform.events import event_id
 

@@ -11,8 +11,8 @@ import math
 import textwrap
 from typing import Any
 
-from painchain_gh.plan import CredentialPlan, Member, Plan
-from painchain_gh.sizing import (
+from painchain_gh.plan.grouping import CredentialPlan, Member, Plan
+from painchain_gh.plan.sizing import (
     GITHUB_IN_FLIGHT,
     GITHUB_POINTS_PER_MINUTE,
     SAFE_POINTS_PER_MINUTE,

@@ -13,10 +13,10 @@ deadline and the rate-limit reserve, and is counted per kind in :class:`RequestC
 - a trimmed push: ``GET /compare/{before}...{head}`` (never changes, cached per run);
 - a run completed as ``failure``/``timed_out``: ``GET /actions/runs/{id}/jobs?filter=latest``, and
   for a push-triggered one whose head commit names no pull request, ``GET /commits/{sha}/pulls``;
-- a published release: what it shipped since the previous one (:mod:`painchain_gh.shipped`).
+- a published release: what it shipped since the previous one (:mod:`painchain_gh.streams.shipped`).
 
 Events that get no details (a repository's first-sync history older than ``--backfill-details``,
-see :mod:`painchain_gh.poll`) ask for none of these but the list: they go out with the title,
+see :mod:`painchain_gh.streams.poll`) ask for none of these but the list: they go out with the title,
 author and state the list gives, marked ``details_skipped: true``.
 
 When a request fails (deadline, rate limit, any GitHub error), the event still goes out with
@@ -34,8 +34,8 @@ from concurrent.futures import Future
 from typing import Any, TypeVar, cast
 
 from painchain_gh.errors import DeadlineReached, GitHubError
-from painchain_gh.github import GitHubClient
-from painchain_gh.shipped import ShippedLookups
+from painchain_gh.github.client import GitHubClient
+from painchain_gh.streams.shipped import ShippedLookups
 from painchain_gh.timeutil import parse_time
 from painchain_gh.transform.common import PainChainEvent, as_dict, as_int, as_str
 from painchain_gh.transform.details import (
@@ -376,7 +376,7 @@ class Enricher:
 
     def once(self, client: GitHubClient, key: tuple[str, ...], kind: str, fetch: Callable[[], T]) -> T | None:
         """``fetch()`` at most once per run and key (see :meth:`_once`), for the lookups of
-        :mod:`painchain_gh.shipped`."""
+        :mod:`painchain_gh.streams.shipped`."""
         return self._once(client, key, kind, fetch)
 
     def count(self, kind: str) -> None:

@@ -5,13 +5,13 @@ An App integration without ``repositories`` polls its installation's repositorie
 repository of ``acme`` the credential can see (``GET /orgs/acme/repos``, or ``/users/acme/repos``
 when ``acme`` is not an organisation). Archived and disabled repositories are left out.
 
-Every page goes through the integration's :class:`~painchain_gh.github.GitHubClient`, so it is
+Every page goes through the integration's :class:`~painchain_gh.github.client.GitHubClient`, so it is
 paced, counted and stopped by the rate-limit reserve like any other request, and requested with its
 last ``ETag`` (an unchanged page is a free 304). A listing is read as far as ``stop()`` allows and
 keeps its progress: the pages read so far replace their cached copies, the rest of the cache still
 counts, and the next run carries on from the first page not read (``SourceCache.resume``). Only a
 pass that reached the last page says which repositories disappeared. A listing stops at
-:data:`~painchain_gh.discovery_cache.MAX_PAGES` pages and says so. :func:`diff_repositories`,
+:data:`~painchain_gh.discovery.cache.MAX_PAGES` pages and says so. :func:`diff_repositories`,
 :func:`note_gone` and :func:`prune_gone` are pure.
 """
 
@@ -26,13 +26,13 @@ from typing import Any
 import requests
 from pydantic import SecretStr
 
-from painchain_gh.discovery_cache import MAX_PAGES, PER_PAGE, URL_MAX, CachedPage, DiscoveryCache, SourceCache
-from painchain_gh.enrich import RequestCounts
+from painchain_gh.discovery.cache import MAX_PAGES, PER_PAGE, URL_MAX, CachedPage, DiscoveryCache, SourceCache
 from painchain_gh.errors import DeadlineReached, GitHubAuthError, GitHubError, GitHubNotFound, GitHubRateLimited
-from painchain_gh.github import GitHubClient, TokenBudget, token_fingerprint
-from painchain_gh.github_app import TIMEOUT, Sleep
+from painchain_gh.github.app import TIMEOUT, Sleep
+from painchain_gh.github.client import GitHubClient, TokenBudget, token_fingerprint
 from painchain_gh.http import Deadline, RetryPolicy
 from painchain_gh.models import Integration, RepositoryConfig, check_owner, check_repo_name, escape
+from painchain_gh.streams.enrich import RequestCounts
 
 GONE_MAX_AGE = 30 * 86400.0  # state of a repository gone this long may be deleted
 INSTALLATION = "installation"

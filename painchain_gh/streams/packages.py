@@ -17,9 +17,9 @@ from typing import Any
 from urllib.parse import quote
 
 from painchain_gh.cursor import NAME_MAX, ImagesCursor, is_new_image, mark_image, package_changed
-from painchain_gh.enrich import RequestCounts
 from painchain_gh.errors import GitHubRepoError, GitHubTemporaryError
-from painchain_gh.github import PER_PAGE, GitHubClient, Page
+from painchain_gh.github.client import PER_PAGE, GitHubClient, Page
+from painchain_gh.streams.enrich import RequestCounts
 from painchain_gh.timeutil import parse_time
 from painchain_gh.transform.common import PainChainEvent, RepoContext, Skip, as_dict, as_int, as_str
 from painchain_gh.transform.images import package_context, to_image_event

@@ -1,6 +1,6 @@
 """The requests behind "what shipped": compares, pull requests of commits, reviews, run approvals.
 
-Every request goes through :class:`~painchain_gh.github.GitHubClient` and the enrichment cache
+Every request goes through :class:`~painchain_gh.github.client.GitHubClient` and the enrichment cache
 (:meth:`Cache.once`: at most once per object and run, counted per kind, a failure counted too):
 
 - ``deploy_compare``: ``GET /compare/{previous sha}...{sha}`` of a deployment (a rollback also the
@@ -27,7 +27,7 @@ from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 from painchain_gh.cursor import is_sha
-from painchain_gh.github import GitHubClient
+from painchain_gh.github.client import GitHubClient
 from painchain_gh.transform.change_kinds import change_kinds, shipped_facts
 from painchain_gh.transform.common import as_dict, as_int, as_str
 from painchain_gh.transform.shipped import (
@@ -52,7 +52,7 @@ T = TypeVar("T")
 
 
 class Cache(Protocol):
-    """What the lookups need of the enrichment cache (:class:`~painchain_gh.enrich.Enricher`)."""
+    """What the lookups need of the enrichment cache (:class:`~painchain_gh.streams.enrich.Enricher`)."""
 
     def once(self, client: GitHubClient, key: tuple[str, ...], kind: str, fetch: Callable[[], T]) -> T | None:
         """``fetch()`` at most once per run and key; None when it failed (counted)."""

@@ -35,6 +35,7 @@ from painchain_gh.errors import (
     GitHubRepoError,
     GitHubTemporaryError,
 )
+from painchain_gh.github.pacing import GET_POINTS, Pacer
 from painchain_gh.http import (
     DEFAULT_MAX_BODY_BYTES,
     USER_AGENT,
@@ -61,7 +62,6 @@ from painchain_gh.http import (
     size_text,
     with_retries,
 )
-from painchain_gh.pacing import GET_POINTS, Pacer
 from painchain_gh.text import escape
 from painchain_gh.timeutil import format_time
 
@@ -98,7 +98,7 @@ def token_fingerprint(token: SecretStr | None) -> str:
 class TokenBudget:
     """What is known of one token's rate limit, shared by every thread that uses the token: the primary
     limit from GitHub's headers, its requests in flight (``max_concurrent``), and its pace (points per
-    window, see :mod:`painchain_gh.pacing`; None: unpaced)."""
+    window, see :mod:`painchain_gh.github.pacing`; None: unpaced)."""
 
     def __init__(self, fingerprint: str, *, reserve: int, max_concurrent: int, pacer: Pacer | None = None) -> None:
         self.fingerprint = fingerprint
@@ -194,7 +194,7 @@ class TokenBudget:
 
     @property
     def points(self) -> int:
-        """Points this token spent in this run (see :mod:`painchain_gh.pacing`; the requests when unpaced)."""
+        """Points this token spent in this run (see :mod:`painchain_gh.github.pacing`; the requests when unpaced)."""
         return self.pacer.spent if self.pacer is not None else self.requests
 
     @property

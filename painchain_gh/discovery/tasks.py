@@ -4,7 +4,7 @@ For each integration that discovers (an App without repositories, or ``owner/*``
 repositories its stored listing already knows (the integration-wide state entry
 ``{tenant or -}/{id}/*/*``) are polled from the start of the run, like configured ones, while the
 listing is read again beside them (:func:`discover_one`, within a share of the run's deadline, see
-:mod:`painchain_gh.discovery`): repositories that appear are handed over to be polled in the same run
+:mod:`painchain_gh.discovery.listing`): repositories that appear are handed over to be polled in the same run
 (a first poll starts ``--initial-lookback`` ago), those that disappeared (known only once a pass reached
 the last page) are reported once and no longer polled, and the state of those gone for 30 days is
 deleted. The listing's progress is stored even when it did not finish, so a large organisation is
@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 
 from pydantic import SecretStr, ValidationError
 
-from painchain_gh.discovery import (
+from painchain_gh.discovery.cache import DiscoveryCache
+from painchain_gh.discovery.listing import (
     Discoverer,
     DiscoveryResult,
     OnRepositories,
@@ -33,13 +34,12 @@ from painchain_gh.discovery import (
     prune_gone,
     with_repositories,
 )
-from painchain_gh.discovery_cache import DiscoveryCache
-from painchain_gh.enrich import RequestCounts
 from painchain_gh.errors import GitHubAuthError, PainChainError
-from painchain_gh.github import GitHubClient, TokenSource
+from painchain_gh.github.client import GitHubClient, TokenSource
 from painchain_gh.jobs import RepoJob, state_key
 from painchain_gh.models import Integration, InvalidIntegration, RepositoryConfig
 from painchain_gh.store.base import StateStore
+from painchain_gh.streams.enrich import RequestCounts
 from painchain_gh.threads import SidePool
 from painchain_gh.workers import JobQueue
 

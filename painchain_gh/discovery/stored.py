@@ -1,7 +1,7 @@
 """The discovered lists a state already keeps, read without locking or writing anything (for ``plan``).
 
 An integration that discovers its repositories (an App without repositories, ``owner/*`` entries) keeps
-the last listing in its state entry ``{tenant or -}/{id}/*/*`` (:func:`painchain_gh.discovery_run.discovery_key`):
+the last listing in its state entry ``{tenant or -}/{id}/*/*`` (:func:`painchain_gh.discovery.tasks.discovery_key`):
 in the state file, or in each shard's file beside it (``state.shard-I-of-N.json``), or with ``--state
 backend`` in the integration's own ``config.cursor``. What cannot be read is said in words, never raised.
 """
@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from painchain_gh.discovery_run import DISCOVERY_ENTRY, discovery_key
+from painchain_gh.discovery.tasks import DISCOVERY_ENTRY, discovery_key
 from painchain_gh.errors import PainChainError
 from painchain_gh.models import Integration
-from painchain_gh.plan import Listed
+from painchain_gh.plan.grouping import Listed
 from painchain_gh.store.backend_store import parse_cursor
 from painchain_gh.store.file_store import FileStore
 

@@ -7,13 +7,13 @@ its integration's ``polling.interval`` and GitHub's ``X-Poll-Interval``), and on
 
 - 1 conditional request for its events (a ``304`` when nothing moved);
 - its workflow runs and deployments (1 conditional request each) at the sweep only
-  (:mod:`painchain_gh.sweep`: due between half the sweep interval and the whole of it after the last
+  (:mod:`painchain_gh.streams.sweep`: due between half the sweep interval and the whole of it after the last
   read), unless the repository is *active* (its events changed since its previous poll: a share that
   follows from the assumed activity and the poll period), which reads them at once and again while the
   workflow run it started is in progress, and enriches what is new.
 
 A run may spend ``points * min(max_runtime, every) / 60`` plus the pacer's burst of each credential's
-budget (:mod:`painchain_gh.pacing`: nothing is remembered between runs), and no more than its
+budget (:mod:`painchain_gh.github.pacing`: nothing is remembered between runs), and no more than its
 requests in flight allow at the assumed latency. When the demand is larger, the fair rotation polls
 the stalest repositories first: every repository is still polled, only less often.
 """
@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
-from painchain_gh.pacing import BURST
+from painchain_gh.github.pacing import BURST
 
 # GitHub's documented limits ("Rate limits for the REST API"), per user or App installation.
 GITHUB_POINTS_PER_MINUTE = 900  # secondary limit; a GET, a 304 included, costs 1 point
@@ -136,7 +136,7 @@ def sweep_share(period: float, sweep_interval: float) -> float:
     """The share of a quiet repository's polls that read its workflow runs and deployments.
 
     A sweep is due ``sweep_interval - offset`` after the last read, the offset a stable share of half
-    the interval per repository (:func:`painchain_gh.sweep.sweep_offset`); it happens at the first poll
+    the interval per repository (:func:`painchain_gh.streams.sweep.sweep_offset`); it happens at the first poll
     after that. Averaged over the offsets.
     """
     if sweep_interval <= 0 or period <= 0:

@@ -13,8 +13,8 @@ import threading
 
 from pydantic import SecretStr
 
-from painchain_gh.github import TokenSource, token_fingerprint
-from painchain_gh.github_app import AppCredentials, InstallationTokenProvider, TokenProviders
+from painchain_gh.github.app import AppCredentials, InstallationTokenProvider, TokenProviders
+from painchain_gh.github.client import TokenSource, token_fingerprint
 from painchain_gh.jobs import RepoJob
 from painchain_gh.models import Integration
 

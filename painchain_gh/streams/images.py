@@ -13,16 +13,16 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
-from painchain_gh import packages
 from painchain_gh.cursor import ImagesCursor, start_floor
-from painchain_gh.enrich import Enricher
 from painchain_gh.errors import GitHubRepoError
 from painchain_gh.forward import Outgoing, Sink, forward
-from painchain_gh.github import GitHubClient
+from painchain_gh.github.client import GitHubClient
 from painchain_gh.jobs import RepoJob, state_key
 from painchain_gh.results import RepoResult, RepoStatus
 from painchain_gh.store.base import StateStore
 from painchain_gh.store.deadletter import DeadLetterFile
+from painchain_gh.streams import packages
+from painchain_gh.streams.enrich import Enricher
 
 
 class _Settings(Protocol):

@@ -1,9 +1,9 @@
 """``painchain-gh plan``: from the integrations to what each credential polls, sized, and whether it all fits.
 
 Pure: the caller lists the integrations and reads the discovered lists from the state
-(:mod:`painchain_gh.discovered_lists`); this module groups the repositories by the credential that
+(:mod:`painchain_gh.discovery.stored`); this module groups the repositories by the credential that
 polls them (a token, or an App installation, by the fingerprint the sync keys budgets with), sizes each
-with :mod:`painchain_gh.sizing`, and checks the settings against GitHub's documented limits.
+with :mod:`painchain_gh.plan.sizing`, and checks the settings against GitHub's documented limits.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from painchain_gh.credentials import credential_fingerprint
-from painchain_gh.discovery_cache import DiscoveryCache
-from painchain_gh.discovery_run import discovers
-from painchain_gh.github_app import AppCredentials
+from painchain_gh.discovery.cache import DiscoveryCache
+from painchain_gh.discovery.tasks import discovers
+from painchain_gh.github.app import AppCredentials
+from painchain_gh.github.credentials import credential_fingerprint
 from painchain_gh.jobs import integration_api_url
 from painchain_gh.models import Integration, InvalidIntegration
-from painchain_gh.sizing import (
+from painchain_gh.plan.sizing import (
     APP_HOURLY,
     APP_HOURLY_FREE_REPOSITORIES,
     APP_HOURLY_MAX,
