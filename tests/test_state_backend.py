@@ -301,3 +301,30 @@ def test_the_discovery_entry_is_kept_in_the_backend_cursor_and_a_pruned_reposito
     reread = BackendStore(client(), valid(list(backend.rows.values())))
     assert reread.get("T/D1/*/*").discovery == cache
     assert reread.get("T/D1/acme/api") == RepoState()
+
+
+def test_a_cursor_that_cannot_fit_the_body_limit_is_refused_with_its_size_and_what_to_do(
+    requests_mock: requests_mock.Mocker,
+) -> None:
+    rows = [row("clx1")]
+    backend = Rows(requests_mock, copy.deepcopy(rows))
+    store = BackendStore(client(), valid(rows), max_body=1024)  # far smaller than one busy repository needs
+    for number in range(200):
+        store.record_event("T/clx1/acme/api", str(40_000_000_000 + number * 7919), 1_700_000_000 + number)
+    with pytest.raises(StateError) as refused:
+        store.finish_integration("clx1", ["T/clx1/acme/api"])
+    message = str(refused.value)
+    assert "cursor not saved in the backend" in message
+    assert re.search(r"its cursor needs \d+\.\d kB even without ETags, more than the \d+\.\d kB", message)
+    assert "split the integration, or keep cursors in a state file (--state file)" in message
+    assert backend.put_paths == []  # nothing the backend would refuse was sent
+
+
+def test_a_backend_limit_lower_than_the_flag_is_reported_with_the_size(requests_mock: requests_mock.Mocker) -> None:
+    rows = [row("clx1")]
+    Rows(requests_mock, copy.deepcopy(rows))
+    requests_mock.put(ONE, status_code=413, json={"statusCode": 413, "message": "request entity too large"})
+    store = BackendStore(client(), valid(rows))
+    store.record_event("T/clx1/acme/api", "1", 1_700_000_000)
+    with pytest.raises(StateError, match=r"refused the cursor \(\d+\.\d kB\) as too large \(413\).*--backend-max-body-kb"):
+        store.finish_integration("clx1", ["T/clx1/acme/api"])
