@@ -326,5 +326,6 @@ def test_a_backend_limit_lower_than_the_flag_is_reported_with_the_size(requests_
     requests_mock.put(ONE, status_code=413, json={"statusCode": 413, "message": "request entity too large"})
     store = BackendStore(client(), valid(rows))
     store.record_event("T/clx1/acme/api", "1", 1_700_000_000)
-    with pytest.raises(StateError, match=r"refused the cursor \(\d+\.\d kB\) as too large \(413\).*--backend-max-body-kb"):
+    refusal = r"refused the cursor \(\d+\.\d kB\) as too large \(413\).*--backend-max-body-kb"
+    with pytest.raises(StateError, match=refusal):
         store.finish_integration("clx1", ["T/clx1/acme/api"])
