@@ -13,8 +13,15 @@ from painchain_gh.cli.shared import (
     DEFAULT_STATE_KIND,
     DEFAULT_SWEEP_INTERVAL,
     AllowApiHostOption,
+    BackfillDetailsOption,
+    ConcurrencyOption,
+    MaxRuntimeOption,
+    PerTokenConcurrencyOption,
+    PointsPerMinuteOption,
+    RateLimitReserveOption,
     StateFileOption,
     StateKindOption,
+    SweepIntervalOption,
     build_settings,
     duration,
     known_errors,
@@ -66,12 +73,7 @@ def plan(
             " (default: from --active)."
         ),
     ] = None,
-    backfill_details: Annotated[
-        str,
-        typer.Option(
-            envvar="PAINCHAIN_GH_BACKFILL_DETAILS", help="A first sync enriches only the history this recent."
-        ),
-    ] = DEFAULT_BACKFILL_DETAILS,
+    backfill_details: BackfillDetailsOption = DEFAULT_BACKFILL_DETAILS,
     latency: Annotated[str, typer.Option(help="Assumed time GitHub takes to answer a request.")] = DEFAULT_LATENCY,
     shards: Annotated[
         int,
@@ -79,41 +81,12 @@ def plan(
             min=1, max=1000, envvar="PAINCHAIN_GH_SHARD_COUNT", help="Shards each run is split into (--shard I/N)."
         ),
     ] = 1,
-    max_runtime: Annotated[
-        str, typer.Option(envvar="PAINCHAIN_GH_MAX_RUNTIME", help="Deadline of a run.")
-    ] = DEFAULT_MAX_RUNTIME,
-    points_per_minute: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            max=5000,
-            envvar="PAINCHAIN_GH_POINTS_PER_MINUTE",
-            help="Points a minute per token or App installation (an integration's pointsPerMinute may ask for less).",
-        ),
-    ] = Settings.points_per_minute,
-    per_token_concurrency: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            max=50,
-            envvar="PAINCHAIN_GH_PER_TOKEN_CONCURRENCY",
-            help="Requests in flight per token or App installation, every shard together.",
-        ),
-    ] = Settings.per_token_concurrency,
-    concurrency: Annotated[
-        int,
-        typer.Option(min=1, max=64, envvar="PAINCHAIN_GH_CONCURRENCY", help="Requests in flight per process."),
-    ] = Settings.concurrency,
-    sweep_interval: Annotated[
-        str,
-        typer.Option(
-            envvar="PAINCHAIN_GH_SWEEP_INTERVAL",
-            help="How often a quiet repository's workflow runs and deployments are read.",
-        ),
-    ] = DEFAULT_SWEEP_INTERVAL,
-    rate_limit_reserve: Annotated[
-        int, typer.Option(min=0, envvar="PAINCHAIN_GH_RATE_LIMIT_RESERVE", help="Requests an hour kept unused.")
-    ] = Settings.rate_limit_reserve,
+    max_runtime: MaxRuntimeOption = DEFAULT_MAX_RUNTIME,
+    points_per_minute: PointsPerMinuteOption = Settings.points_per_minute,
+    per_token_concurrency: PerTokenConcurrencyOption = Settings.per_token_concurrency,
+    concurrency: ConcurrencyOption = Settings.concurrency,
+    sweep_interval: SweepIntervalOption = DEFAULT_SWEEP_INTERVAL,
+    rate_limit_reserve: RateLimitReserveOption = Settings.rate_limit_reserve,
     state: StateKindOption = DEFAULT_STATE_KIND,
     state_file: StateFileOption = None,
     allow_api_host: AllowApiHostOption = None,

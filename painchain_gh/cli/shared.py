@@ -107,6 +107,58 @@ AllowApiHostOption = Annotated[
     ),
 ]
 
+BackfillDetailsOption = Annotated[
+    str,
+    typer.Option(
+        envvar="PAINCHAIN_GH_BACKFILL_DETAILS",
+        help="First sync of a repository: fetch commits, files, reviews and failed jobs only for"
+        " events this recent (0s: none); older history goes out with titles and authors.",
+    ),
+]
+MaxRuntimeOption = Annotated[
+    str, typer.Option(envvar="PAINCHAIN_GH_MAX_RUNTIME", help="Deadline of a run; the rest waits for the next one.")
+]
+ConcurrencyOption = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        max=64,
+        envvar="PAINCHAIN_GH_CONCURRENCY",
+        help="GitHub requests in flight at once, for the whole process.",
+    ),
+]
+PerTokenConcurrencyOption = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        max=50,
+        envvar="PAINCHAIN_GH_PER_TOKEN_CONCURRENCY",
+        help="GitHub requests in flight at once per token or App installation (GitHub allows 100; shards share it).",
+    ),
+]
+PointsPerMinuteOption = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        max=5000,
+        envvar="PAINCHAIN_GH_POINTS_PER_MINUTE",
+        help="GitHub points a minute per token or App installation (a request costs 1; GitHub allows 900;"
+        " shards share it; an integration's pointsPerMinute may ask for less).",
+    ),
+]
+SweepIntervalOption = Annotated[
+    str,
+    typer.Option(
+        envvar="PAINCHAIN_GH_SWEEP_INTERVAL",
+        help="Read a quiet repository's workflow runs and deployments at least this often (at once after"
+        " activity, and while one is in progress).",
+    ),
+]
+RateLimitReserveOption = Annotated[
+    int,
+    typer.Option(min=0, envvar="PAINCHAIN_GH_RATE_LIMIT_RESERVE", help="Never spend a token below this many requests."),
+]
+
 DEFAULT_STATE_KIND: str = Settings.state_kind
 DEFAULT_INITIAL_LOOKBACK = format_duration(Settings.initial_lookback)
 DEFAULT_BACKFILL_DETAILS = format_duration(Settings.backfill_details)

@@ -17,11 +17,18 @@ from painchain_gh.cli.shared import (
     DEFAULT_STATE_KIND,
     DEFAULT_SWEEP_INTERVAL,
     AllowApiHostOption,
+    BackfillDetailsOption,
+    ConcurrencyOption,
     LogFormat,
+    MaxRuntimeOption,
+    PerTokenConcurrencyOption,
+    PointsPerMinuteOption,
+    RateLimitReserveOption,
     RepoOption,
     ShardOption,
     StateFileOption,
     StateKindOption,
+    SweepIntervalOption,
     Verbose,
     build_settings,
     known_errors,
@@ -56,60 +63,13 @@ def sync(
         str,
         typer.Option(envvar="PAINCHAIN_GH_INITIAL_LOOKBACK", help="First sync of a repository: how far back."),
     ] = DEFAULT_INITIAL_LOOKBACK,
-    backfill_details: Annotated[
-        str,
-        typer.Option(
-            envvar="PAINCHAIN_GH_BACKFILL_DETAILS",
-            help="First sync of a repository: fetch commits, files, reviews and failed jobs only for"
-            " events this recent (0s: none); older history goes out with titles and authors.",
-        ),
-    ] = DEFAULT_BACKFILL_DETAILS,
-    max_runtime: Annotated[
-        str, typer.Option(envvar="PAINCHAIN_GH_MAX_RUNTIME", help="Deadline of the run; the rest waits.")
-    ] = DEFAULT_MAX_RUNTIME,
-    concurrency: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            max=64,
-            envvar="PAINCHAIN_GH_CONCURRENCY",
-            help="GitHub requests in flight at once, for the whole process.",
-        ),
-    ] = Settings.concurrency,
-    per_token_concurrency: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            max=50,
-            envvar="PAINCHAIN_GH_PER_TOKEN_CONCURRENCY",
-            help="GitHub requests in flight at once per token or App installation (GitHub allows 100;"
-            " shards share it).",
-        ),
-    ] = Settings.per_token_concurrency,
-    points_per_minute: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            max=5000,
-            envvar="PAINCHAIN_GH_POINTS_PER_MINUTE",
-            help="GitHub points a minute per token or App installation (a request costs 1; GitHub allows 900;"
-            " shards share it; an integration's pointsPerMinute may ask for less).",
-        ),
-    ] = Settings.points_per_minute,
-    sweep_interval: Annotated[
-        str,
-        typer.Option(
-            envvar="PAINCHAIN_GH_SWEEP_INTERVAL",
-            help="Read a quiet repository's workflow runs and deployments at least this often (at once after"
-            " activity, and while one is in progress).",
-        ),
-    ] = DEFAULT_SWEEP_INTERVAL,
-    rate_limit_reserve: Annotated[
-        int,
-        typer.Option(
-            min=0, envvar="PAINCHAIN_GH_RATE_LIMIT_RESERVE", help="Stop using a token when fewer calls are left."
-        ),
-    ] = Settings.rate_limit_reserve,
+    backfill_details: BackfillDetailsOption = DEFAULT_BACKFILL_DETAILS,
+    max_runtime: MaxRuntimeOption = DEFAULT_MAX_RUNTIME,
+    concurrency: ConcurrencyOption = Settings.concurrency,
+    per_token_concurrency: PerTokenConcurrencyOption = Settings.per_token_concurrency,
+    points_per_minute: PointsPerMinuteOption = Settings.points_per_minute,
+    sweep_interval: SweepIntervalOption = DEFAULT_SWEEP_INTERVAL,
+    rate_limit_reserve: RateLimitReserveOption = Settings.rate_limit_reserve,
     force: Annotated[
         bool, typer.Option("--force", help="Poll every repository, even if not due yet.")
     ] = Settings.force,
