@@ -166,6 +166,21 @@ def integration_api_url(
     return api_url, check_api_url(api_url, frozenset(origins))
 
 
+def with_api_urls(
+    integrations: list[Integration], *, default_api_url: str, allowed_hosts: frozenset[str]
+) -> tuple[list[tuple[Integration, str]], list[InvalidIntegration]]:
+    """Each integration whose API may be contacted, with its API base; the others refused, with why."""
+    allowed: list[tuple[Integration, str]] = []
+    refused: list[InvalidIntegration] = []
+    for integration in integrations:
+        api_url, reason = integration_api_url(integration, default_api_url=default_api_url, allowed=allowed_hosts)
+        if reason:
+            refused.append(InvalidIntegration(integration.id, integration.name, reason))
+        else:
+            allowed.append((integration, api_url))
+    return allowed, refused
+
+
 def build_jobs(
     integrations: list[Integration],
     *,
@@ -180,12 +195,8 @@ def build_jobs(
     of ``default_api_url`` is always allowed.
     """
     jobs: list[RepoJob] = []
-    refused: list[InvalidIntegration] = []
-    for integration in integrations:
-        api_url, reason = integration_api_url(integration, default_api_url=default_api_url, allowed=allowed_hosts)
-        if reason:
-            refused.append(InvalidIntegration(integration.id, integration.name, reason))
-            continue
+    allowed, refused = with_api_urls(integrations, default_api_url=default_api_url, allowed_hosts=allowed_hosts)
+    for integration, api_url in allowed:
         interval = integration.config.polling.interval
         for repository in integration.unique_repositories():
             job = RepoJob(

@@ -16,7 +16,7 @@ from painchain_gh.discovery.cache import DiscoveryCache
 from painchain_gh.discovery.tasks import discovers
 from painchain_gh.github.app import AppCredentials
 from painchain_gh.github.credentials import credential_fingerprint
-from painchain_gh.jobs import integration_api_url
+from painchain_gh.jobs import with_api_urls
 from painchain_gh.models import Integration, InvalidIntegration
 from painchain_gh.plan.sizing import (
     APP_HOURLY,
@@ -119,13 +119,12 @@ def make_plan(
     disabled: int = 0,
 ) -> Plan:
     """The plan of ``integrations`` (valid ones; ``invalid`` are only reported) at ``schedule``."""
-    refused = list(invalid)
+    allowed, refused_now = with_api_urls(
+        list(integrations), default_api_url=default_api_url, allowed_hosts=allowed_hosts
+    )
+    refused = list(invalid) + refused_now
     groups: dict[str, list[tuple[Integration, str, Portion, Member]]] = {}
-    for integration in integrations:
-        api_url, reason = integration_api_url(integration, default_api_url=default_api_url, allowed=allowed_hosts)
-        if reason:
-            refused.append(InvalidIntegration(integration.id, integration.name, reason))
-            continue
+    for integration, api_url in allowed:
         interval = integration.config.polling.interval
         interval = interval if interval is not None else polling_interval
         portion, member = _portion(
