@@ -159,6 +159,13 @@ async function sceneCreate(page, seen, job) {
   await openIntegrations(page, job);
   await page.getByRole('button', { name: '+ New Integration' }).click();
   const select = page.locator('.slide-panel select').first();
+  // The connector types load on their own request, independently of the list: wait until the select
+  // offers something beyond its placeholder, as a person waits for the choices to appear.
+  await select
+    .locator('option:not([value=""])')
+    .first()
+    .waitFor({ state: 'attached' })
+    .catch(() => {});
   const options = await select.locator('option').evaluateAll((nodes) =>
     nodes.map((node) => ({ value: node.value, label: (node.textContent ?? '').trim() })),
   );
