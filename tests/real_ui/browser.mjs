@@ -291,10 +291,16 @@ async function sceneTimeline(page, seen, job) {
         link: node.querySelector('h3 a')?.getAttribute('href') ?? '',
         by: (node.querySelector('.change-meta div')?.textContent ?? '').trim(),
         project: (node.querySelector('.change-repo')?.textContent ?? '').trim(),
-        details: rows.map((row) => ({
-          key: (row.children[0]?.textContent ?? '').replace(/:\s*$/, '').trim(),
-          text: (row.children[1]?.innerText ?? '').replace(/\s+/g, ' ').trim(),
-        })),
+        details: rows.map((row) => {
+          // A list of strings is drawn as chips: a wrapping flex box holding one span per entry.
+          const box = row.children[1]?.firstElementChild;
+          const chips = box && box.tagName === 'DIV' && box.style.flexWrap === 'wrap' ? [...box.children] : null;
+          return {
+            key: (row.children[0]?.textContent ?? '').replace(/:\s*$/, '').trim(),
+            text: (row.children[1]?.innerText ?? '').replace(/\s+/g, ' ').trim(),
+            entries: chips ? chips.map((chip) => (chip.textContent ?? '').replace(/\s+/g, ' ').trim()) : null,
+          };
+        }),
       };
     }),
   );
