@@ -347,10 +347,14 @@ def timeline_scene(ctx: Context, report: Report) -> None:
     )
     report.checks.append(
         checks.check_readable(
-            cards, "failed_run", (scenario.FAILED_JOB,), "a failed run shows its failed jobs as text", project=main
+            cards,
+            "failed_run",
+            (scenario.FAILED_JOB, scenario.RUN_PULL),
+            "a failed run shows its failed jobs and its pull request as text",
+            project=main,
         )
     )
-    shipped = (scenario.SHIPPED_PULL, scenario.APPROVER, *scenario.COMMITS)
+    shipped = (scenario.SHIPPED_PULL, scenario.APPROVER, scenario.DEPLOY_APPROVER, *scenario.COMMITS)
     report.checks.append(
         checks.check_readable(cards, "deployment", shipped, "a deployment shows what it shipped as text", project=main)
     )
