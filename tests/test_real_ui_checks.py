@@ -212,8 +212,16 @@ def test_the_reason_must_be_gone_after_a_good_sync_and_is_only_judged_if_it_was_
 # -- the timeline -----------------------------------------------------------------------------------
 
 
-def event(title: str, project: str = "acme/api", **rows: str) -> dict[str, Any]:
-    details = [{"key": key.replace("_", " ").title(), "text": text} for key, text in rows.items()]
+def row(key: str, value: str | list[str]) -> dict[str, Any]:
+    """A card's row as browser.mjs reads it: a list of strings is drawn as chips (entries)."""
+    title = key.replace("_", " ").title()
+    if isinstance(value, list):
+        return {"key": title, "text": " ".join(value), "entries": value}
+    return {"key": title, "text": value, "entries": None}
+
+
+def event(title: str, project: str = "acme/api", **rows: str | list[str]) -> dict[str, Any]:
+    details = [row(key, value) for key, value in rows.items()]
     return {"title": title, "project": f"Repository: {project}", "details": details}
 
 
@@ -222,7 +230,12 @@ TIMELINE = [
     event("Deployment to production: success", event_type="deployment", state="success"),
     event("[Workflow] CI: failure", event_type="workflow_run", conclusion="failure", failed_jobs="1 items"),
     event("[Workflow] CI: success", event_type="workflow_run", conclusion="success"),
-    event("Push to main (3 commits)", event_type="push", commit_list="Fix login redirect loop Retry webhooks"),
+    event(
+        "Push to main (2 commits)",
+        event_type="push",
+        commits="2 items",
+        commit_list=["1c860cd Fix login redirect loop (alice)", "d6bb434 Retry webhooks (alice)"],
+    ),
     event("Pull request merged: Fix login redirect", event_type="pull_request", action="merged"),
     event("Pull request opened: Add retries", event_type="pull_request", action="opened"),
 ]
@@ -238,12 +251,12 @@ def test_cards_are_sorted_into_kinds_by_their_event_type_or_title() -> None:
 
 def test_the_card_of_a_kind_comes_from_the_preferred_repository_when_it_has_one() -> None:
     assert checks.cards_by_kind(TIMELINE)["push"]["title"] == "Push to main (1 commit)"
-    assert checks.cards_by_kind(TIMELINE, "acme/api")["push"]["title"] == "Push to main (3 commits)"
+    assert checks.cards_by_kind(TIMELINE, "acme/api")["push"]["title"] == "Push to main (2 commits)"
 
 
 def test_the_timeline_must_hold_all_four_kinds() -> None:
     assert checks.check_timeline_kinds(TIMELINE).ok is True
-    assert "a push: 'Push to main (3 commits)'" in checks.check_timeline_kinds(TIMELINE, "acme/api").detail
+    assert "a push: 'Push to main (2 commits)'" in checks.check_timeline_kinds(TIMELINE, "acme/api").detail
     verdict = checks.check_timeline_kinds(TIMELINE[:2])
     assert verdict.ok is False
     assert verdict.detail == (
@@ -252,17 +265,58 @@ def test_the_timeline_must_hold_all_four_kinds() -> None:
     )
 
 
-def test_readable_means_the_text_is_there_and_no_row_is_only_a_count() -> None:
+def test_readable_means_the_text_is_there_and_every_count_has_its_text_beside_it() -> None:
     commits = ("Fix login redirect loop", "Retry webhooks")
 
     push = checks.check_readable(TIMELINE, "push", commits, "commits", project="acme/api")
     run = checks.check_readable(TIMELINE, "failed_run", ("test",), "jobs", project="acme/api")
     docs = checks.check_readable(TIMELINE, "push", commits, "commits", project="acme/docs")
 
-    assert push.ok is True
-    assert (run.ok, run.detail) == (False, "not shown: 'test'; shown as a count: Failed Jobs: 1 items")
+    assert (push.ok, push.detail) == (
+        True,
+        "shown as text: 'Fix login redirect loop', 'Retry webhooks'; Commits: 2 items beside Commit List",
+    )
+    assert (run.ok, run.detail) == (
+        False,
+        "not shown: 'test'; shown only as a count: Failed Jobs: 1 items, without its Failed Job List as text",
+    )
     assert docs.ok is False
     assert checks.check_readable([], "push", commits, "commits", project="acme/api").ok is None
+
+
+@pytest.mark.parametrize(
+    ("rows", "beside", "alone"),
+    [
+        ({"failed_jobs": "2 items", "failed_job_list": ["test: Run", "lint: Ruff"]}, 1, []),
+        (
+            {"failed_jobs": "2 items", "failed_job_list": ["test: Run"]},
+            0,
+            ["Failed Jobs: 2 items, but Failed Job List shows 1"],
+        ),
+        (
+            {"failed_jobs": "1 items", "failed_job_list": "test: Run"},
+            0,
+            ["Failed Jobs: 1 items, without its Failed Job List as text"],
+        ),
+        ({"pull_request_numbers": "1 items", "pull_requests": ["#42 Fix (alice)"]}, 1, []),
+        ({"reviews": "3 items", "review_list": ["bob", "carol", "dave"]}, 0, ["Reviews: 3 items"]),
+        ({"commits": "empty", "commit_list": "empty"}, 0, []),
+    ],
+)
+def test_a_count_passes_only_beside_its_own_companion_entry_for_entry(
+    rows: dict[str, str | list[str]], beside: int, alone: list[str]
+) -> None:
+    found = checks.counted_rows({"title": "Push", "details": [row(key, value) for key, value in rows.items()]})
+
+    assert (len(found[0]), found[1]) == (beside, alone)
+
+
+def test_a_row_is_rendered_as_its_chips_or_its_text() -> None:
+    assert checks.row_text(row("commit_list", ["1c860cd Fix (alice)", "d6bb434 Retry (alice)"])) == (
+        "1c860cd Fix (alice) | d6bb434 Retry (alice)"
+    )
+    assert checks.row_text(row("environment", "production")) == "production"
+    assert checks.row_text(row("labels", "empty")) == "empty"
 
 
 def test_a_row_shown_as_a_time_counts_only_when_its_key_names_no_time() -> None:

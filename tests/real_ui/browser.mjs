@@ -159,6 +159,13 @@ async function sceneCreate(page, seen, job) {
   await openIntegrations(page, job);
   await page.getByRole('button', { name: '+ New Integration' }).click();
   const select = page.locator('.slide-panel select').first();
+  // The connector types load on their own request, independently of the list: wait until the select
+  // offers something beyond its placeholder, as a person waits for the choices to appear.
+  await select
+    .locator('option:not([value=""])')
+    .first()
+    .waitFor({ state: 'attached' })
+    .catch(() => {});
   const options = await select.locator('option').evaluateAll((nodes) =>
     nodes.map((node) => ({ value: node.value, label: (node.textContent ?? '').trim() })),
   );
@@ -284,10 +291,16 @@ async function sceneTimeline(page, seen, job) {
         link: node.querySelector('h3 a')?.getAttribute('href') ?? '',
         by: (node.querySelector('.change-meta div')?.textContent ?? '').trim(),
         project: (node.querySelector('.change-repo')?.textContent ?? '').trim(),
-        details: rows.map((row) => ({
-          key: (row.children[0]?.textContent ?? '').replace(/:\s*$/, '').trim(),
-          text: (row.children[1]?.innerText ?? '').replace(/\s+/g, ' ').trim(),
-        })),
+        details: rows.map((row) => {
+          // A list of strings is drawn as chips: a wrapping flex box holding one span per entry.
+          const box = row.children[1]?.firstElementChild;
+          const chips = box && box.tagName === 'DIV' && box.style.flexWrap === 'wrap' ? [...box.children] : null;
+          return {
+            key: (row.children[0]?.textContent ?? '').replace(/:\s*$/, '').trim(),
+            text: (row.children[1]?.innerText ?? '').replace(/\s+/g, ' ').trim(),
+            entries: chips ? chips.map((chip) => (chip.textContent ?? '').replace(/\s+/g, ' ').trim()) : null,
+          };
+        }),
       };
     }),
   );

@@ -300,29 +300,63 @@ def time_rows(event_card: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def items_rows(event_card: Mapping[str, Any]) -> list[str]:
-    """Rows of an expanded card that read only "N items" (a list of objects the renderer cannot show)."""
-    return [
-        f"{r.get('key')}: {r.get('text')}"
-        for r in event_card.get("details") or []
-        if ITEMS_COUNT.match(str(r.get("text")))
-    ]
+# The structured lists events keep for machines (issue 18: "keep the structured lists for machines"), each
+# sent beside a readable companion, a list of strings with one entry per item; keys as the card titles them.
+READABLE_COMPANIONS = {
+    "Commits": "Commit List",
+    "Rolled Back Commits": "Rolled Back Commit List",
+    "Failed Jobs": "Failed Job List",
+    "Pull Request Numbers": "Pull Requests",
+    "Rolled Back Pull Request Numbers": "Rolled Back Pull Requests",
+}
+
+
+def counted_rows(event_card: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """The rows of a card that read only "N items": (those whose readable companion on the same card shows
+    the same N entries as text, those shown only as a count, each with what is missing)."""
+    rows = {str(r.get("key")): r for r in event_card.get("details") or []}
+    beside: list[str] = []
+    alone: list[str] = []
+    for key, row in rows.items():
+        text = str(row.get("text"))
+        if not ITEMS_COUNT.match(text):
+            continue
+        count = int(text.split()[0])
+        companion = READABLE_COMPANIONS.get(key)
+        entries = rows.get(companion or "", {}).get("entries")
+        if companion is None:
+            alone.append(f"{key}: {text}")
+        elif not isinstance(entries, list):
+            alone.append(f"{key}: {text}, without its {companion} as text")
+        elif len(entries) != count:
+            alone.append(f"{key}: {text}, but {companion} shows {len(entries)}")
+        else:
+            beside.append(f"{key}: {text} beside {companion}")
+    return beside, alone
 
 
 def check_readable(
     cards: Sequence[Mapping[str, Any]], kind: str, expected: Sequence[str], what: str, *, project: str
 ) -> Check:
-    """The expanded card of ``kind`` from ``project`` shows each ``expected`` text, and no row reads "N items"."""
+    """The expanded card of ``kind`` from ``project`` shows each ``expected`` text, and every row that reads
+    "N items" has its readable companion on the card, N entries shown as text."""
     found = cards_by_kind(cards, project).get(kind)
     if found is None:
         return Check(what, None, f"no card for {KIND_NAMES[kind]} in the timeline")
     text = " ".join(str(r.get("text")) for r in found.get("details") or [])
     absent = [e for e in expected if e not in text]
-    counted = items_rows(found)
+    beside, alone = counted_rows(found)
     problems = ([f"not shown: {', '.join(repr(a) for a in absent)}"] if absent else []) + (
-        [f"shown as a count: {'; '.join(counted)}"] if counted else []
+        [f"shown only as a count: {'; '.join(alone)}"] if alone else []
     )
-    return Check(what, not problems, "; ".join(problems) or "shown as text: " + ", ".join(repr(e) for e in expected))
+    detail = "shown as text: " + ", ".join(repr(e) for e in expected) + "".join(f"; {row}" for row in beside)
+    return Check(what, not problems, "; ".join(problems) or detail)
+
+
+def row_text(row: Mapping[str, Any]) -> str:
+    """A card's row as one line: its chips separated by " | ", any other value as its text."""
+    entries = row.get("entries")
+    return " | ".join(str(e) for e in entries) if isinstance(entries, list) and entries else str(row.get("text"))
 
 
 @dataclass

@@ -322,10 +322,13 @@ def timeline_scene(ctx: Context, report: Report) -> None:
         name = f"08-timeline-{kind.replace('_', '-')}.png"
         shutil.copyfile(ctx.output / str(found["screenshot"]), ctx.output / name)
         report.screenshots.append((name, f"{checks.KIND_NAMES[kind]}, expanded: {found.get('title')!r}"))
-        rows = "; ".join(f"{r['key']}: {r['text'][:80]}" for r in found.get("details", []))
-        report.facts.append(f"timeline card {found.get('title')!r} ({found.get('by')}): {rows}")
-    counted = [f"{c.get('title')!r} {row}" for c in cards for row in checks.items_rows(c)]
-    report.facts.append("rows shown only as a count: " + ("; ".join(counted) if counted else "none"))
+        report.facts.append(f"timeline card {found.get('title')!r} ({found.get('by')}), every row in the order shown:")
+        report.facts += [f"    {r['key']}: {checks.row_text(r)[:400]}" for r in found.get("details", [])]
+    counted = [(c.get("title"), checks.counted_rows(c)) for c in cards]
+    beside = [f"{title!r} {row}" for title, (rows, _) in counted for row in rows]
+    alone = [f"{title!r} {row}" for title, (_, rows) in counted for row in rows]
+    report.facts.append("rows shown as a count beside their readable text: " + ("; ".join(beside) or "none"))
+    report.facts.append("rows shown only as a count: " + ("; ".join(alone) or "none"))
     timed = [f"{c.get('title')!r} {row}" for c in cards for row in checks.time_rows(c)]
     report.facts.append("rows shown as a time though their key names none: " + ("; ".join(timed) or "none"))
     expected = [*scenario.REPOSITORIES, scenario.APP_REPOSITORY]
@@ -344,10 +347,14 @@ def timeline_scene(ctx: Context, report: Report) -> None:
     )
     report.checks.append(
         checks.check_readable(
-            cards, "failed_run", (scenario.FAILED_JOB,), "a failed run shows its failed jobs as text", project=main
+            cards,
+            "failed_run",
+            (scenario.FAILED_JOB, scenario.RUN_PULL),
+            "a failed run shows its failed jobs and its pull request as text",
+            project=main,
         )
     )
-    shipped = (scenario.SHIPPED_PULL, scenario.APPROVER, *scenario.COMMITS)
+    shipped = (scenario.SHIPPED_PULL, scenario.APPROVER, scenario.DEPLOY_APPROVER, *scenario.COMMITS)
     report.checks.append(
         checks.check_readable(cards, "deployment", shipped, "a deployment shows what it shipped as text", project=main)
     )
