@@ -367,9 +367,9 @@ class Enricher:
         found = ShippedLookups(self, client, owner, repo, repo_url="").run_pull(head)
         if found is False:
             return missing(event)
-        if not isinstance(found, int) or isinstance(found, bool):
+        if not isinstance(found, ShippedPull):
             return event
-        data = {**event.data, "pull_request_numbers": [found], "pull_requests": [pull_line(ShippedPull(found))]}
+        data = {**event.data, "pull_request_numbers": [found.number], "pull_requests": [pull_line(found)]}
         return dataclasses.replace(event, data=data)
 
     # -- cache ----------------------------------------------------------------------------

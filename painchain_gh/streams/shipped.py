@@ -223,13 +223,13 @@ class ShippedLookups:
             return Found({"run_id": run_id}, missing=True)
         return Found({"run_id": run_id, **approval_fields(approvals, environment, statuses)})
 
-    def run_pull(self, sha: str) -> int | bool | None:
+    def run_pull(self, sha: str) -> ShippedPull | bool | None:
         """The merged pull request a commit came from (None: none; False: GitHub could not tell)."""
         found = self.commit_pulls(sha)
         if found is None:
             return False
         pulls = [pull for item in found if isinstance(item, Mapping) and (pull := pull_from_answer(item))]
-        return pulls[0].number if pulls else None
+        return pulls[0] if pulls else None
 
     def previous_release_tag(self, tag: str, *, prerelease: bool) -> str | bool | None:
         """The release before ``tag`` from ``GET /releases`` (None: none; False: not readable)."""
