@@ -109,7 +109,7 @@ def test_a_failed_push_run_links_the_pull_request_its_commit_came_from(requests_
         assert isinstance(event, PainChainEvent)
         enriched.append(enricher.enrich_run(client, "acme", "api", run, event))
 
-    assert [e.data["pull_requests"] for e in enriched] == [["#12 Fix login redirect (alice)"]] * 2  # as a deployment says it
+    assert [e.data["pull_requests"] for e in enriched] == [["#12 Fix login redirect (alice)"]] * 2
     assert [e.data["pull_request_numbers"] for e in enriched] == [[12], [12]]
     assert enricher.counts.requests() == {"jobs": 2, "commit_pulls": 1}  # two runs of one push share it
 
