@@ -102,13 +102,14 @@ def test_another_tenants_app_installation_is_not_usable_with_any_other_key(
 def test_a_tenants_token_is_never_a_pattern_that_rewrites_other_tenants_output_or_stored_bytes(
     connector: Connector,
 ) -> None:
-    """Tokens such as ``event``, ``github`` or ``failed`` (a tenant writes its own config) neither break the
+    """Tokens such as ``"event"`` (quotes included: a JSON key as encoded), ``github`` or ``failed`` (a tenant
+    writes its own config) neither break the
     JSON log records nor hide words of other lines, nor rewrite stored dead letters; with ``--state
     backend`` the victim's cursor is saved, so the next run re-sends nothing."""
     backend = connector.backend
     victims = seed_issues(connector.github, "acme/api-gateway", count=3)
     backend.add_integration(id="victim", tenant_id="tenant-a", repositories=["acme/api-gateway"])
-    backend.add_integration(id="evil-event", tenant_id="mallory", token="event", repositories=["acme/api-gateway"])
+    backend.add_integration(id="evil-event", tenant_id="mallory", token='"event"', repositories=["acme/api-gateway"])
     backend.add_integration(id="evil-github", tenant_id="mallory", token="github", type="gitlab")
     backend.add_integration(id="evil-failed", tenant_id="mallory", token="failed", status="inactive")
     backend.fail_next("POST", "/events$", 400, body={"message": "rejected"})  # the victim's first event
