@@ -7,8 +7,8 @@ its integration's ``polling.interval`` and GitHub's ``X-Poll-Interval``), and on
 
 - 1 conditional request for its events (a ``304`` when nothing moved);
 - its workflow runs and deployments (1 conditional request each) at the sweep only
-  (:mod:`painchain_gh.streams.sweep`: due between half the sweep interval and the whole of it after the last
-  read), unless the repository is *active* (its events changed since its previous poll: a share that
+  (:mod:`painchain_gh.streams.sweep`: once per sweep interval, in slots shifted by a phase per
+  repository), unless the repository is *active* (its events changed since its previous poll: a share that
   follows from the assumed activity and the poll period), which reads them at once and again while the
   workflow run it started is in progress, and enriches what is new.
 
@@ -48,7 +48,6 @@ FIRST_SYNC_ENRICHMENT = 11  # per repository with history inside --backfill-deta
 MAX_CONCURRENCY = 64  # the largest --concurrency sync takes
 RUNTIME_MARGIN = 10.0  # seconds a run leaves before the next one starts (start-up, saving, the CronJob)
 SCHEDULES = (60.0, 120.0, 180.0, 300.0, 600.0, 900.0, 1800.0, 3600.0)  # schedules worth suggesting
-_SWEEP_SAMPLES = 64  # offsets averaged over for the share of polls that sweep
 _MAX_STRETCH = 1_000_000  # runs: beyond this, a credential is said to never get round
 
 
@@ -135,17 +134,13 @@ def polls_every(interval: float, schedule: Schedule) -> int:
 def sweep_share(period: float, sweep_interval: float) -> float:
     """The share of a quiet repository's polls that read its workflow runs and deployments.
 
-    A sweep is due ``sweep_interval - offset`` after the last read, the offset a stable share of half
-    the interval per repository (:func:`painchain_gh.streams.sweep.sweep_offset`); it happens at the first poll
-    after that. Averaged over the offsets.
+    A sweep is due at the first poll in each slot of ``sweep_interval`` (the slots shifted by a phase
+    per repository, :func:`painchain_gh.streams.sweep.sweep_phase`): one poll in ``sweep_interval /
+    period``, or every poll when polls are further apart than the interval.
     """
     if sweep_interval <= 0 or period <= 0:
         return 1.0
-    total = 0.0
-    for sample in range(_SWEEP_SAMPLES):
-        offset = (sample + 0.5) / _SWEEP_SAMPLES * sweep_interval / 2
-        total += 1 / max(1, math.ceil((sweep_interval - offset) / period - 1e-9))
-    return total / _SWEEP_SAMPLES
+    return min(1.0, period / sweep_interval)
 
 
 def active_extra(streams: Streams, period: float) -> dict[str, int]:

@@ -9,10 +9,11 @@ however quiet the repository. Now they are read:
 - on every run while one of them is still in progress (a run not completed, a deployment whose
   latest status is queued, pending or in progress, for at most a day);
 - otherwise at the sweep interval (``--sweep-interval``, 15 minutes by default), so that scheduled
-  workflows, manual runs and deployments made from outside are still seen within it. Each
-  repository's sweep comes due at its own point between half the interval and the whole of it (a
-  stable hash of its key), so that the sweeps of thousands of repositories spread over time
-  instead of falling due in the same run.
+  workflows, manual runs and deployments made from outside are still seen within it. Time is cut
+  into slots of one interval, each repository's shifted by its own phase (a stable hash of its
+  key): a repository is swept at its first poll in a slot in which it was not read yet. So the
+  sweeps of thousands of repositories spread evenly over the runs, and a quiet repository costs
+  exactly one read per interval (a read after activity counts for its slot).
 
 So the longest a run or a deployment of a quiet repository can wait is one sweep interval plus the
 time between two syncs.
@@ -26,17 +27,18 @@ from painchain_gh.cursor import STUCK_RUN_AGE, RunsCursor
 from painchain_gh.transform.runs import RunState
 
 
-def sweep_offset(key: str, interval: int) -> int:
-    """How much earlier than ``interval`` this repository's sweep comes due: a stable share of half of it."""
+def sweep_phase(key: str, interval: int) -> int:
+    """Where this repository's sweep slots start within ``interval``: a stable share of it."""
     digest = hashlib.sha256(key.encode()).digest()
-    return int(int.from_bytes(digest[:4], "big") / 2**32 * (interval / 2))
+    return int.from_bytes(digest[:4], "big") * interval // 2**32
 
 
 def sweep_due(read_at: int | None, *, key: str, now: int, interval: int) -> bool:
-    """Whether a stream last read at ``read_at`` (None: never) is due for its sweep."""
+    """Whether a stream last read at ``read_at`` (None: never) is due for its sweep: a slot began since."""
     if read_at is None or interval <= 0:
         return True
-    return now - read_at >= interval - sweep_offset(key, interval)
+    phase = sweep_phase(key, interval)
+    return (now - phase) // interval > (read_at - phase) // interval
 
 
 def runs_in_progress(cursor: RunsCursor, *, now: int) -> bool:
