@@ -24,7 +24,7 @@ from benchmarks.measure import best_wall
 from benchmarks.metrics import RunMetrics
 from benchmarks.peers import ENV_VARS, Peer, find_peers, run_peer
 from benchmarks.report import Comparison, Context, PeerInfo, render
-from benchmarks.scenario import Scenario
+from benchmarks.scenario import BUDGET_WINDOW_HELP, Scenario, budget_window_argument
 from tests.e2e.command import painchain_gh_command
 
 RESULTS = Path(__file__).with_name("results") / "latest.md"
@@ -96,6 +96,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="painchain-gh --backfill-details (default: painchain-gh's own, 1h)",
     )
     parser.add_argument("--integrations-per-token", type=int, default=2)
+    parser.add_argument("--budget-window", type=budget_window_argument, default=None, help=BUDGET_WINDOW_HELP)
     parser.add_argument(
         "--baseline-sample",
         type=int,
@@ -216,7 +217,9 @@ def compare(args: argparse.Namespace, environment: Environment, peers: list[Peer
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print the report and write it to ``--output``."""
     args = parse_args(argv)
-    environment = Environment(latency=args.latency, backend_latency=args.backend_latency)
+    environment = Environment(
+        latency=args.latency, backend_latency=args.backend_latency, budget_window=args.budget_window
+    )
     peers = find_peers({"tap-github": args.tap_github, "source-github": args.source_github})
     version = best_wall([*painchain_gh_command(), "--version"])
     log(f"painchain-gh --version: {version.wall:.3f} s (best of 5)")
@@ -242,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         f"load average {os.getloadavg()[0]:.1f} at the end, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         peers=tuple(peer_infos),
         peer_max_repos=args.peer_max_repos,
+        budget_window=args.budget_window,
     )
     text = render(context, comparisons)
     print(text)

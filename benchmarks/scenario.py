@@ -9,6 +9,7 @@ state change through the fake's data API.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import random
 import time
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.fakes import FakeBackend, FakeGitHub, RepoData, _server
+from tests.fakes import FakeBackend, FakeGitHub, RepoData, SecondaryLimits, _server
 from tests.fakes.github import (
     issues_event,
     pull,
@@ -42,6 +43,7 @@ HISTORY_PULL_EVENT_ID = 25_000_000_000  # + index * 1000 + n
 HISTORY_PULL_NUMBER = 100  # + n: the pull requests of the seeded history
 HISTORY_PULL_ACTIONS = ("opened", "merged", "closed")
 HISTORY_PULL_AGE = 4 * 3600  # the newest history pull request event; older than --backfill-details' default
+GITHUB_MINUTE = 60.0  # the window of GitHub's secondary limits (900 points a minute)
 
 
 @dataclass(frozen=True)
@@ -243,12 +245,39 @@ def disable_nagle() -> None:
     _server._Handler.disable_nagle_algorithm = True
 
 
+def budget_window_env(window: float | None) -> dict[str, str]:
+    """painchain-gh's environment for a scaled budget window (``None``: its own minute)."""
+    return {} if window is None else {"PAINCHAIN_GH_BUDGET_WINDOW": f"{window:g}"}
+
+
+def budget_window_argument(text: str) -> float:
+    """``--budget-window``: seconds above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"not a number of seconds above zero: {text!r}")
+    return value
+
+
+BUDGET_WINDOW_HELP = (
+    "seconds that stand for GitHub's minute, both for painchain-gh's pacing (PAINCHAIN_GH_BUDGET_WINDOW) and "
+    "for the fake's secondary-limit window (e.g. 6: ten times faster; its primary hourly limit is not scaled); "
+    "default: a real minute for both"
+)
+
+
 @contextmanager
-def fakes(scenario: Scenario, *, latency: float, backend_latency: float) -> Iterator[tuple[FakeGitHub, FakeBackend]]:
-    """Fake GitHub and backend serving ``scenario`` on 127.0.0.1, in this process's threads."""
+def fakes(
+    scenario: Scenario, *, latency: float, backend_latency: float, window_seconds: float | None = None
+) -> Iterator[tuple[FakeGitHub, FakeBackend]]:
+    """Fake GitHub and backend serving ``scenario`` on 127.0.0.1, in this process's threads; GitHub's
+    secondary limits counted (not enforced) in windows of ``window_seconds`` (default: a minute)."""
     disable_nagle()
     now = time.time()
     with FakeGitHub() as github, FakeBackend() as backend:
+        github.secondary = SecondaryLimits(window_seconds=window_seconds or GITHUB_MINUTE)
         github.latency = latency
         backend.latency = backend_latency
         github.poll_interval = 0
