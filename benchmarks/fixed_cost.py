@@ -82,7 +82,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--painchain-gh", metavar="PATH", help="the painchain-gh executable to measure (default: this venv's)"
     )
     parser.add_argument("--output", type=Path, default=RESULTS)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.painchain_gh and not args.no_probe:
+        parser.error("--painchain-gh measures another build without the probes (they import this one): add --no-probe")
+    return args
 
 
 def program_of(args: argparse.Namespace) -> list[str]:

@@ -54,6 +54,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="trimmed pull request events per repository before the first sync (opened, merged, closed in turn)",
     )
     parser.add_argument(
+        "--recorded-compares",
+        action="store_true",
+        help="every push's compare answers a recorded real one (57 kB, 9 commits) instead of 404",
+    )
+    parser.add_argument(
         "--backfill-details",
         metavar="DURATION",
         help="painchain-gh --backfill-details (default: its own, 1h; 7d details the whole seeded history)",
@@ -87,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         repos_per_integration=args.repos_per_integration,
         history_events=args.history_events,
         history_pulls=args.history_pulls,
+        recorded_compares=args.recorded_compares,
     )
     settings = OurSettings(
         concurrency=args.concurrency,
@@ -188,7 +194,8 @@ def render(
         f"limits (counted, not enforced), {usage.peak_in_flight} GitHub requests in flight at most "
         "(the measured run only)",
         f"- {requests / args.repos:.1f} GitHub requests per repository; "
-        f"{args.history_pulls} pull request events per repository, `--backfill-details` "
+        f"{args.history_pulls} pull request events per repository, "
+        f"{'recorded 57 kB compares' if args.recorded_compares else 'compares answered 404'}, `--backfill-details` "
         f"{args.backfill_details or 'its default (1h)'}; painchain-gh: `{args.painchain_gh or 'this venv'}`; "
         + (
             f"budget window {args.budget_window:g} s for GitHub's minute (`PAINCHAIN_GH_BUDGET_WINDOW` and the "

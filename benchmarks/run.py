@@ -78,6 +78,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="trimmed pull request events per repository before the first sync (opened, merged, closed in turn)",
     )
     parser.add_argument(
+        "--recorded-compares",
+        action="store_true",
+        help="every push's compare answers a recorded real one (57 kB, 9 commits) instead of 404",
+    )
+    parser.add_argument(
         "--events",
         type=lambda text: tuple(kind.strip() for kind in text.split(",") if kind.strip()),
         default=None,
@@ -156,6 +161,7 @@ def scenario_for(args: argparse.Namespace, repos: int) -> Scenario:
         history_events=args.history_events,
         history_pulls=args.history_pulls,
         events=args.events,
+        recorded_compares=args.recorded_compares,
     )
 
 

@@ -10,12 +10,15 @@ state change through the fake's data API.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
+import json
 import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from tests.fakes import FakeBackend, FakeGitHub, RepoData, SecondaryLimits, _server
@@ -44,6 +47,13 @@ HISTORY_PULL_NUMBER = 100  # + n: the pull requests of the seeded history
 HISTORY_PULL_ACTIONS = ("opened", "merged", "closed")
 HISTORY_PULL_AGE = 4 * 3600  # the newest history pull request event; older than --backfill-details' default
 GITHUB_MINUTE = 60.0  # the window of GitHub's secondary limits (900 points a minute)
+RECORDED_COMPARE = (  # a real compare answer: 9 commits (merges, squash merges, direct pushes), 6 files, 57 kB
+    Path(__file__).resolve().parent.parent
+    / "tests"
+    / "fixtures"
+    / "github"
+    / "compare_merge-and-squash-merges_2019.hub4j.json"
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,7 @@ class Scenario:
     history_events: int = 3  # events per repository before the first sync (3 seeded; more: a full window)
     history_pulls: int = 0  # trimmed pull request events per repository before the first sync, one pull request each
     events: tuple[str, ...] | None = None  # the integrations' config.events (None: every kind but images)
+    recorded_compares: bool = False  # every push's compare answers a recorded 57 kB one (else: 404, unknown pair)
     seed: int = 42
     active: frozenset[int] = field(init=False)
 
@@ -153,7 +164,24 @@ def history(scenario: Scenario, index: int, now: float) -> RepoData:
     events += filler_events(full_name, index, now, scenario.history_events - len(events))
     status = "in_progress" if index in scenario.active else "completed"
     run = run_payload(full_name, HISTORY_RUN_ID + index, status=status, created=now - 1800)
-    return RepoData(owner, name, events=events, runs=[run], pulls=pulls)
+    compares = push_compares(events) if scenario.recorded_compares else {}
+    return RepoData(owner, name, events=events, runs=[run], pulls=pulls, compares=compares)
+
+
+@functools.cache
+def recorded_compare() -> JSON:
+    """The recorded compare answer (tests/fixtures/github/SOURCES.md), loaded once and shared."""
+    answer: JSON = json.loads(RECORDED_COMPARE.read_text(encoding="utf-8"))
+    return answer
+
+
+def push_compares(events: list[JSON]) -> dict[str, JSON]:
+    """The recorded compare for every push among ``events``, keyed as the fake looks it up."""
+    return {
+        f"{event['payload']['before']}...{event['payload']['head']}": recorded_compare()
+        for event in events
+        if event.get("type") == "PushEvent"
+    }
 
 
 def history_pulls(full_name: str, index: int, now: float, count: int) -> tuple[dict[int, JSON], list[JSON]]:
@@ -203,7 +231,11 @@ def make_active(github: FakeGitHub, scenario: Scenario) -> int:
     for index in sorted(scenario.active):
         owner, name = scenario.full_name(index).split("/")
         github.add_pull(owner, name, pull(ACTIVE_PULL_NUMBER, title="Speed up the cache", user="alice"))
-        github.add_event(owner, name, push_event(actor="bob"))
+        push = push_event(actor="bob")
+        github.add_event(owner, name, push)
+        if scenario.recorded_compares:
+            payload = push["payload"]
+            github.set_compare(owner, name, payload["before"], payload["head"], recorded_compare())
         github.add_event(owner, name, pull_request_event("opened", ACTIVE_PULL_NUMBER, actor="alice"))
         github.add_event(owner, name, issues_event("closed", 1, "Flaky login test", user="erin"))
         github.update_run(owner, name, HISTORY_RUN_ID + index, status="completed", conclusion="success")
