@@ -11,7 +11,7 @@ from pathlib import Path
 
 from benchmarks.measure import Measured, child_env, run_measured, run_parallel
 from benchmarks.metrics import RunMetrics, TrafficMeter
-from benchmarks.scenario import Scenario, fakes, make_active
+from benchmarks.scenario import Scenario, budget_window_env, fakes, make_active
 from tests.e2e.command import painchain_gh_command
 
 FIRST, STEADY = "first sync", "steady state"
@@ -27,6 +27,7 @@ class Environment:
     backend_latency: float
     timeout: float = 1800.0
     peer_timeout: float = 600.0  # a peer's read is killed (and marked) after this
+    budget_window: float | None = None  # seconds standing for GitHub's minute (pacing and the fake); None: 60
 
 
 @dataclass(frozen=True)
@@ -80,11 +81,21 @@ def run_ours(scenario: Scenario, settings: OurSettings, environment: Environment
     results: dict[str, RunMetrics] = {}
     with (
         tempfile.TemporaryDirectory(prefix="painchain-bench-") as state_dir,
-        fakes(scenario, latency=environment.latency, backend_latency=environment.backend_latency) as (gh, be),
+        fakes(
+            scenario,
+            latency=environment.latency,
+            backend_latency=environment.backend_latency,
+            window_seconds=environment.budget_window,
+        ) as (gh, be),
     ):
         meter = TrafficMeter(gh, be, scenario)
         commands = settings.commands(Path(state_dir) / "state.json", environment.timeout)
-        env = child_env(BACKEND_API_URL=be.url, GITHUB_API_URL=gh.url, PAINCHAIN_GH_RETRY_BASE_DELAY="0.05")
+        env = child_env(
+            BACKEND_API_URL=be.url,
+            GITHUB_API_URL=gh.url,
+            PAINCHAIN_GH_RETRY_BASE_DELAY="0.05",
+            **budget_window_env(environment.budget_window),
+        )
         for phase in PHASES:
             if phase == STEADY:
                 make_active(gh, scenario)
@@ -98,7 +109,12 @@ def run_ours(scenario: Scenario, settings: OurSettings, environment: Environment
 def run_baseline(scenario: Scenario, environment: Environment) -> dict[str, RunMetrics]:
     """The original strategy: two runs of a fresh process (a CronJob run each), before and after activity."""
     results: dict[str, RunMetrics] = {}
-    with fakes(scenario, latency=environment.latency, backend_latency=environment.backend_latency) as (gh, be):
+    with fakes(
+        scenario,
+        latency=environment.latency,
+        backend_latency=environment.backend_latency,
+        window_seconds=environment.budget_window,
+    ) as (gh, be):
         meter = TrafficMeter(gh, be, scenario)
         env = child_env(BACKEND_API_URL=be.url, GITHUB_API_URL=gh.url)
         for phase in PHASES:

@@ -37,7 +37,14 @@ from benchmarks.connectors import STEADY, Environment, OurSettings, run_baseline
 from benchmarks.measure import Measured, best_wall, child_env, run_measured
 from benchmarks.metrics import RunMetrics, TrafficMeter
 from benchmarks.run import DEFAULT_PER_TOKEN_CONCURRENCY, _int_list, log
-from benchmarks.scenario import Scenario, fakes, make_active
+from benchmarks.scenario import (
+    BUDGET_WINDOW_HELP,
+    Scenario,
+    budget_window_argument,
+    budget_window_env,
+    fakes,
+    make_active,
+)
 from tests.e2e.command import painchain_gh_command
 
 RESULTS = Path(__file__).with_name("results") / "fixed-cost.md"
@@ -70,8 +77,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="NAME=VALUE",
         help="extra environment for painchain-gh (e.g. PYDANTIC_DISABLE_PLUGINS=__all__); repeatable",
     )
+    parser.add_argument("--budget-window", type=budget_window_argument, default=None, help=BUDGET_WINDOW_HELP)
+    parser.add_argument(
+        "--painchain-gh", metavar="PATH", help="the painchain-gh executable to measure (default: this venv's)"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.painchain_gh and not args.no_probe:
+        parser.error("--painchain-gh measures another build without the probes (they import this one): add --no-probe")
+    return args
+
+
+def program_of(args: argparse.Namespace) -> list[str]:
+    """How to start the painchain-gh being measured."""
+    return [args.painchain_gh] if args.painchain_gh else painchain_gh_command()
 
 
 def parse_importtime(stderr: str, *, min_ms: float = 5.0, depth: int = 5) -> list[tuple[str, float, float]]:
@@ -104,18 +123,26 @@ def measure(args: argparse.Namespace, repos: int) -> dict[str, Any]:
         integrations_per_token=args.integrations_per_token,
     )
     per_token = min(args.concurrency, DEFAULT_PER_TOKEN_CONCURRENCY)
-    settings = OurSettings(concurrency=args.concurrency, per_token_concurrency=per_token)
+    settings = OurSettings(
+        concurrency=args.concurrency, per_token_concurrency=per_token, program=tuple(program_of(args))
+    )
     configured = min(args.concurrency, scenario.tokens * per_token)
     result: dict[str, Any] = {"repos": repos, "integrations": scenario.integrations, "configured": configured}
     with (
         tempfile.TemporaryDirectory(prefix="painchain-fixed-") as scratch,
-        fakes(scenario, latency=args.latency, backend_latency=0.0) as (gh, be),
+        fakes(scenario, latency=args.latency, backend_latency=0.0, window_seconds=args.budget_window) as (gh, be),
     ):
         primed, live = Path(scratch) / "primed", Path(scratch) / "live"
         live.mkdir()
         command = settings.command(live / "state.json", TIMEOUT)
         extra = dict(item.split("=", 1) for item in args.env)
-        env = child_env(BACKEND_API_URL=be.url, GITHUB_API_URL=gh.url, PAINCHAIN_GH_RETRY_BASE_DELAY="0.05", **extra)
+        env = child_env(
+            BACKEND_API_URL=be.url,
+            GITHUB_API_URL=gh.url,
+            PAINCHAIN_GH_RETRY_BASE_DELAY="0.05",
+            **budget_window_env(args.budget_window),
+            **extra,
+        )
         log(f"{repos:,} repositories: first sync")
         first = run_measured(command, env=env, timeout=TIMEOUT)
         if first.returncode:
@@ -173,7 +200,8 @@ def measure(args: argparse.Namespace, repos: int) -> dict[str, Any]:
         repos_per_integration=args.repos_per_integration,
         integrations_per_token=args.integrations_per_token,
     )
-    baseline = run_baseline(baseline_scenario, Environment(latency=args.latency, backend_latency=0.0))[STEADY]
+    environment = Environment(latency=args.latency, backend_latency=0.0, budget_window=args.budget_window)
+    baseline = run_baseline(baseline_scenario, environment)[STEADY]
     result["baseline"] = baseline.wall * repos / sample
     result["baseline_scaled"] = sample != repos
     return result
@@ -220,6 +248,13 @@ def render(args: argparse.Namespace, results: list[dict[str, Any]], interpreter:
         f"- {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, "
         f"fake GitHub latency {args.latency * 1000:.0f} ms, concurrency {args.concurrency}",
         f"- load average at the end: {os.getloadavg()[0]:.1f} (other work shares the cores)",
+        f"- painchain-gh: `{' '.join(program_of(args))}`; budget window: "
+        + (
+            f"{args.budget_window:g} s stand for GitHub's minute (`PAINCHAIN_GH_BUDGET_WINDOW` and the fake's "
+            "secondary-limit window)"
+            if args.budget_window
+            else "a real minute"
+        ),
         f"- `python -c pass`: {interpreter.wall * 1000:.0f} ms; `painchain-gh --version`: {version.wall * 1000:.0f} ms"
         " (best of 5)",
         "",
@@ -268,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     """Measure every repository count, print and write the report."""
     args = parse_args(argv)
     interpreter = best_wall([sys.executable, "-c", "pass"])
-    version = best_wall([*painchain_gh_command(), "--version"])
+    version = best_wall([*program_of(args), "--version"])
     results = [measure(args, repos) for repos in sorted(set(args.repos))]
     text = render(args, results, interpreter, version)
     print(text)

@@ -21,6 +21,7 @@ Prints Markdown and writes it to ``benchmarks/results/limits.md`` (git-ignored).
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import os
 import platform
@@ -31,7 +32,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ HISTORY_EVENTS = 3  # every repository's history forwards a push, an issue and a
 ACTIVITY_EVENTS = 4  # an active repository forwards a push, a pull request opened, an issue closed and a new run
 ACTIVITY_PULL = 1000  # + round: the pull request opened in each round of activity
 OPTIONAL_FLAGS = ("--points-per-minute", "--sweep-interval")
+REQUEST_KINDS = ("events", "runs", "deployments", "other")
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 
 
@@ -131,6 +133,35 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
+def longest_gaps(
+    poll_times: Mapping[str, Sequence[float]], names: Iterable[str], *, origin: float, start: float, end: float
+) -> list[float]:
+    """For each repository, the longest time within ``[start, end]`` without its events answered: from
+    its last answer at or before ``start`` (``origin`` if none) to the next, between answers, and from
+    the last one to ``end``. A repository polled at least every T has no gap above T (plus the
+    spread of its place within a run)."""
+    gaps = []
+    for name in names:
+        times = sorted(poll_times.get(name.lower(), ()))
+        anchor = max((t for t in times if t <= start), default=origin)
+        points = [anchor, *(t for t in times if start < t <= end), end]
+        gaps.append(max(later - earlier for earlier, later in itertools.pairwise(points)))
+    return gaps
+
+
+def request_kind(path: str) -> str:
+    """What a GitHub request read: ``events``, ``runs`` (the workflow runs list), ``deployments`` (list
+    and statuses), or ``other`` (details: compares, pull requests, jobs, what shipped, listings)."""
+    path = path.split("?", 1)[0].rstrip("/")
+    if path.endswith("/events"):
+        return "events"
+    if path.endswith("/actions/runs"):
+        return "runs"
+    if "/deployments" in path:
+        return "deployments"
+    return "other"
+
+
 def missing_events(expected: Mapping[str, int], stored: Mapping[str, int]) -> int:
     """Events expected but not stored, summed over repositories (a repository's extra rows hide none)."""
     return sum(max(0, count - stored.get(name, 0)) for name, count in expected.items())
@@ -175,19 +206,23 @@ class RunRecord:
     wall: float  # real seconds, spawn to exit
     returncode: int
     requests: int
+    by_kind: Mapping[str, int]  # requests by what they read (:func:`request_kind`)
     units: int  # primary rate-limit units (a 304 is free)
     points: int
     peak_points: int  # most points one token sent in one window
     violations: Mapping[str, int]  # secondary-limit answers by kind
     peak_in_flight: int
     peak_in_flight_per_token: int
-    staleness_max: float
+    staleness_max: float  # the fake's: time since each repository's events were last answered, at the run's end
     staleness_p95: float
-    staleness_source: str  # "connector" (its summary) or "fake" (time since each repository's events were answered)
+    connector_staleness_max: float | None  # the connector's summary (polled repositories only), when it has it
+    never_polled: int | None  # the connector's summary, when it has it
     deferred: int | None
     failed: int | None
     forwarded: int  # new rows in the backend
     missing: int  # events expected by the end of this run and not stored
+    started: float = 0.0  # real clock (time.time) at spawn and after exit
+    ended: float = 0.0
     note: str = ""
 
     @property
@@ -203,6 +238,8 @@ class Outcome:
     repos: int
     tokens: int
     runs: list[RunRecord] = field(default_factory=list)
+    longest_gap: dict[str, tuple[float, float]] = field(default_factory=dict)  # phase -> (max, p95), GitHub time
+    plan: str = ""  # ``painchain-gh plan`` for this configuration, when the build has it
 
 
 class World:
@@ -215,8 +252,16 @@ class World:
         self.names = [scenario.full_name(index) for index in range(scenario.repos)]
         self.expected = dict.fromkeys(self.names, HISTORY_EVENTS)
         self.started = time.time()
+        self.poll_times: dict[str, list[float]] = {}  # lower-case name -> each run's last events answer
         self._random = random.Random(seed)
         self._round = 0
+
+    def record_polls(self) -> None:
+        """Keep the time of each repository's events answer of the run that just ended."""
+        for name, when in list(self.github.events_polled_at.items()):
+            times = self.poll_times.setdefault(name, [])
+            if not times or times[-1] != when:
+                times.append(when)
 
     def add_activity(self, share: float) -> int:
         """A push, a pull request opened, an issue closed and a completed run in ``share`` of the repositories."""
@@ -248,35 +293,37 @@ def run_once(
     github.secondary_usage.clear_counts()  # windows and limited tokens carry over, as on GitHub
     units = sum(spec.spent for spec in list(github.tokens.values()))
     rows = len(world.backend.events)
+    started = time.time()
     measured = run_measured(command, env=env, timeout=timeout)
+    ended = time.time()
+    world.record_polls()
     usage = github.secondary_usage.report()
     summary = summary_of(measured.json_lines())
-    if "staleness_max_seconds" in summary:
-        worst = float(summary["staleness_max_seconds"]) * scale
-        p95 = float(summary.get("staleness_p95_seconds") or 0) * scale
-        source = "connector"
-    else:
-        ages = staleness(dict(github.events_polled_at), world.names, now=time.time(), since=world.started)
-        worst, p95, source = max(ages, default=0.0) * scale, percentile(ages, 0.95) * scale, "fake"
+    ages = staleness(dict(github.events_polled_at), world.names, now=ended, since=world.started)
+    connector = summary.get("staleness_max_seconds")
     return RunRecord(
         phase=phase,
         number=number,
         wall=measured.wall,
         returncode=measured.returncode,
         requests=len(github.requests),
+        by_kind=Counter(request_kind(request.path) for request in list(github.requests)),
         units=sum(spec.spent for spec in list(github.tokens.values())) - units,
         points=usage.points,
         peak_points=usage.peak_points,
         violations=usage.violations(),
         peak_in_flight=usage.peak_in_flight,
         peak_in_flight_per_token=usage.peak_in_flight_per_identity,
-        staleness_max=worst,
-        staleness_p95=p95,
-        staleness_source=source,
+        staleness_max=max(ages, default=0.0) * scale,
+        staleness_p95=percentile(ages, 0.95) * scale,
+        connector_staleness_max=None if connector is None else float(connector) * scale,
+        never_polled=summary.get("never_polled"),
         deferred=summary.get("deferred"),
         failed=summary.get("failed"),
         forwarded=len(world.backend.events) - rows,
         missing=missing_events(world.expected, world.stored()),
+        started=started,
+        ended=ended,
         note=_note(measured, summary),
     )
 
@@ -289,7 +336,9 @@ def _note(measured: Measured, summary: dict[str, Any]) -> str:
     return ""
 
 
-def measure(args: argparse.Namespace, repos: int, tokens: int, program: list[str], flags: frozenset[str]) -> Outcome:
+def measure(
+    args: argparse.Namespace, repos: int, tokens: int, program: list[str], flags: frozenset[str], *, has_plan: bool
+) -> Outcome:
     """A first sync and the scheduled runs for ``repos`` repositories on ``tokens`` tokens."""
     scale = args.time_scale
     integrations = -(-repos // args.repos_per_integration)
@@ -315,6 +364,8 @@ def measure(args: argparse.Namespace, repos: int, tokens: int, program: list[str
         env = child_env(
             BACKEND_API_URL=backend.url, GITHUB_API_URL=github.url, PAINCHAIN_GH_BUDGET_WINDOW=f"{window:g}"
         )
+        if has_plan:
+            outcome.plan = plan_output(program, args, Path(scratch) / "state.json", env)
         timeout = args.max_runtime / scale + 120
         first_start = time.monotonic()
         for number in range(args.steady_runs + 1):
@@ -332,7 +383,56 @@ def measure(args: argparse.Namespace, repos: int, tokens: int, program: list[str
             )
         if github.errors or backend.errors:
             raise RuntimeError("a fake server failed:\n" + (github.errors + backend.errors)[0])
+    for phase in (FIRST, STEADY):
+        runs = [run for run in outcome.runs if run.phase == phase]
+        if runs:
+            gaps = longest_gaps(
+                world.poll_times, world.names, origin=world.started, start=runs[0].started, end=runs[-1].ended
+            )
+            outcome.longest_gap[phase] = (max(gaps, default=0.0) * scale, percentile(gaps, 0.95) * scale)
+    log(f"  longest time without a poll, min (max, p95): {_gaps(outcome)}")
     return outcome
+
+
+def plan_command(program: list[str], args: argparse.Namespace, state_file: Path) -> list[str]:
+    """``painchain-gh plan`` for the schedule in GitHub's time (not scaled): what the simulation runs."""
+    return [
+        *program,
+        "plan",
+        "--every",
+        f"{args.schedule:g}s",
+        "--max-runtime",
+        f"{args.max_runtime:g}s",
+        "--active",
+        f"{args.active * 100:g}%",
+        "--active-per",
+        f"{args.schedule:g}s",
+        "--state-file",
+        str(state_file),
+        *(["--points-per-minute", str(args.points_per_minute)] if args.points_per_minute is not None else []),
+        *(["--concurrency", str(args.concurrency)] if args.concurrency is not None else []),
+        "--sweep-interval",
+        f"{args.sweep_interval:g}s",
+    ]
+
+
+def plan_output(program: list[str], args: argparse.Namespace, state_file: Path, env: dict[str, str]) -> str:
+    """What ``painchain-gh plan`` says about this configuration (its table and verdict)."""
+    shown = subprocess.run(
+        plan_command(program, args, state_file),
+        env={**env, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return f"exit {shown.returncode}\n{shown.stdout.strip()}{shown.stderr.strip()}"
+
+
+def _gaps(outcome: Outcome) -> str:
+    return ", ".join(
+        f"{phase} {_minutes(worst)} ({_minutes(p95)})" for phase, (worst, p95) in outcome.longest_gap.items()
+    )
 
 
 # -- report -----------------------------------------------------------------------------------------
@@ -357,6 +457,14 @@ def _optional(values: Iterable[int | None]) -> str:
     return f"{max(known):,}" if known else "?"
 
 
+def _per_repository(runs: list[RunRecord], repos: int) -> str:
+    """Requests per repository per run, and by what they read (events / runs / deployments / other)."""
+    count = len(runs)
+    total = sum(r.requests for r in runs) / count / repos
+    parts = " / ".join(f"{sum(r.by_kind.get(kind, 0) for r in runs) / count / repos:.2f}" for kind in REQUEST_KINDS)
+    return f"{total:.2f} ({parts})"
+
+
 def phase_row(outcome: Outcome, phase: str, runs: list[RunRecord], points_limit: int) -> list[str]:
     """One line of the main table: a phase's runs together (sums, means or maxima as named)."""
     count = len(runs)
@@ -364,6 +472,7 @@ def phase_row(outcome: Outcome, phase: str, runs: list[RunRecord], points_limit:
     violations = {kind: sum(r.violations.get(kind, 0) for r in runs) for kind in KINDS}
     last = runs[-1]
     complete = "yes" if last.missing == 0 else f"**no**: {last.missing:,} missing"
+    gap, gap_p95 = outcome.longest_gap.get(phase, (0.0, 0.0))
     return [
         f"{outcome.repos:,}",
         str(outcome.tokens),
@@ -371,11 +480,12 @@ def phase_row(outcome: Outcome, phase: str, runs: list[RunRecord], points_limit:
         str(count),
         f"{sum(r.wall for r in runs) / count:.1f} (max {max(r.wall for r in runs):.1f})",
         f"{requests:,.0f}",
-        f"{requests / outcome.repos:.2f}",
+        _per_repository(runs, outcome.repos),
         f"{sum(r.points for r in runs) / count:,.0f}",
         f"{max(r.peak_points for r in runs):,} / {points_limit:,}",
         _kinds(violations),
         f"{max(r.peak_in_flight for r in runs)} ({max(r.peak_in_flight_per_token for r in runs)})",
+        f"{_minutes(gap)} ({_minutes(gap_p95)})",
         f"{_minutes(max(r.staleness_max for r in runs))} ({_minutes(max(r.staleness_p95 for r in runs))})",
         _optional(r.deferred for r in runs),
         f"{sum(r.forwarded for r in runs):,}",
@@ -385,6 +495,8 @@ def phase_row(outcome: Outcome, phase: str, runs: list[RunRecord], points_limit:
 
 def run_row(outcome: Outcome, run: RunRecord) -> list[str]:
     """One line of the per-run table."""
+    connector = "?" if run.connector_staleness_max is None else _minutes(run.connector_staleness_max)
+    never = "?" if run.never_polled is None else f"{run.never_polled:,}"
     return [
         f"{outcome.repos:,}",
         str(outcome.tokens),
@@ -392,12 +504,14 @@ def run_row(outcome: Outcome, run: RunRecord) -> list[str]:
         f"{run.wall:.1f}",
         str(run.returncode),
         f"{run.requests:,}",
+        " / ".join(f"{run.by_kind.get(kind, 0):,}" for kind in REQUEST_KINDS),
         f"{run.units:,}",
         f"{run.points:,}",
         f"{run.peak_points:,}",
         _kinds(run.violations),
         f"{run.peak_in_flight} ({run.peak_in_flight_per_token})",
-        f"{_minutes(run.staleness_max)} / {_minutes(run.staleness_p95)} ({run.staleness_source})",
+        f"{_minutes(run.staleness_max)} / {_minutes(run.staleness_p95)}",
+        f"{connector} / {never}",
         "?" if run.deferred is None else f"{run.deferred:,}",
         "?" if run.failed is None else f"{run.failed:,}",
         f"{run.forwarded:,}",
@@ -421,12 +535,13 @@ def render(args: argparse.Namespace, outcomes: list[Outcome], header: list[str])
         "runs",
         "wall (s, real), mean",
         "GitHub requests per run",
-        "per repository",
+        "per repository (events / runs / deployments / other)",
         "points per run",
         "peak points in a minute (limit)",
         "secondary-limit answers",
         "peak in flight (per token)",
-        "max staleness, min (p95)",
+        "longest time without a poll, min (p95)",
+        "max staleness at a run's end, min (p95)",
         "deferred (max per run)",
         "events forwarded",
         "every event forwarded",
@@ -444,12 +559,14 @@ def render(args: argparse.Namespace, outcomes: list[Outcome], header: list[str])
         "wall (s, real)",
         "exit",
         "GitHub requests",
+        "events / runs / deployments / other",
         "rate-limit units",
         "points",
         "peak points in a minute",
         "secondary-limit answers",
         "peak in flight (per token)",
-        "staleness max / p95, min (from)",
+        "staleness max / p95, min (fake)",
+        "connector's staleness max, min / never polled",
         "deferred",
         "failed",
         "events forwarded",
@@ -460,14 +577,37 @@ def render(args: argparse.Namespace, outcomes: list[Outcome], header: list[str])
     notes = (
         "Times are GitHub's (simulated) unless marked real; at `--time-scale "
         f"{args.time_scale:g}` a simulated minute lasts {GITHUB_MINUTE / args.time_scale:g} s. "
+        "Steady state: requests and points are means per run, answers and events sums, the rest the worst run. "
+        "per repository: requests per repository and run, then by what they read (the Events API; the workflow "
+        "runs list; deployments and their statuses; everything else: compares, pull requests, jobs, what shipped). "
         "peak points in a minute: the most points one token sent within one rolling window, refused requests "
         "included. secondary-limit answers: 403s from the fake for more than "
         f"{limits.max_concurrent} requests in flight (concurrency), past {limits.points} points a minute (points), "
         "or while the token was limited (while limited; GitHub warns this may get an integration banned). "
-        "max staleness: the connector's `staleness_max_seconds` when its summary has it, else the time since the "
-        "repository's events were last answered (never: since the benchmark started), at the end of each run. "
+        "longest time without a poll: for each repository, the longest time within the phase during which the fake "
+        "answered none of its events requests (from its previous answer, or from the benchmark's start if it had "
+        "none, to the next answer or to the end of the phase's last run); the max and the 95th percentile over "
+        "repositories. max staleness: the time since each repository's events were last answered (never: since "
+        "the benchmark started), at the end of each run, measured by the fake for every build alike. "
         "every event forwarded: the events the scenario created by the end of the phase's last run (3 per "
         "repository's history, 4 per repository and round of activity) against the rows in the backend."
+    )
+    plans = [
+        f"### {outcome.repos:,} repositories, {outcome.tokens} token(s)\n\n```text\n{outcome.plan}\n```\n"
+        for outcome in outcomes
+        if outcome.plan
+    ]
+    plan_part = (
+        [
+            "## What `painchain-gh plan` says about each configuration",
+            "",
+            f"`{shlex.join(plan_command(['painchain-gh'], args, Path('STATE')))}`, in GitHub's time (not scaled), "
+            "with its default latency, against the same integrations",
+            "",
+            *plans,
+        ]
+        if plans
+        else []
     )
     return "\n".join(
         [
@@ -483,6 +623,7 @@ def render(args: argparse.Namespace, outcomes: list[Outcome], header: list[str])
             "",
             _table(run_head, details),
             "",
+            *plan_part,
         ]
     )
 
@@ -500,6 +641,10 @@ def main(argv: list[str] | None = None) -> int:
         check=False,
     )
     flags = supported_flags(shown.stdout)
+    commands = subprocess.run(
+        [*program, "--help"], env=child_env(COLUMNS="300"), capture_output=True, text=True, timeout=60, check=False
+    )
+    has_plan = " plan " in commands.stdout
     version = subprocess.run([*program, "--version"], capture_output=True, text=True, timeout=60, check=False)
     scale = args.time_scale
     log(f"painchain-gh {version.stdout.strip()}; optional flags supported: {', '.join(sorted(flags)) or 'none'}")
@@ -507,7 +652,7 @@ def main(argv: list[str] | None = None) -> int:
     for repos in sorted(set(args.repos)):
         for tokens in sorted(set(args.tokens)):
             log(f"{repos:,} repositories on {tokens} token(s)")
-            outcomes.append(measure(args, repos, tokens, program, flags))
+            outcomes.append(measure(args, repos, tokens, program, flags, has_plan=has_plan))
     example = sync_command(program, args, Path("STATE"), flags)
     header = [
         f"- command: `python -m benchmarks.limits {shlex.join(argv if argv is not None else sys.argv[1:])}`",

@@ -27,7 +27,14 @@ from typing import Any
 from benchmarks.connectors import OurSettings
 from benchmarks.measure import Measured, child_env, run_measured
 from benchmarks.run import DEFAULT_PER_TOKEN_CONCURRENCY, log
-from benchmarks.scenario import Scenario, fakes, make_active
+from benchmarks.scenario import (
+    BUDGET_WINDOW_HELP,
+    Scenario,
+    budget_window_argument,
+    budget_window_env,
+    fakes,
+    make_active,
+)
 from tests.fakes.limits import UsageReport
 
 RESULTS = Path(__file__).with_name("results")
@@ -40,6 +47,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.memory", description=__doc__.split("\n\n")[0])
     parser.add_argument("--repos", type=int, default=1000)
     parser.add_argument("--history-events", type=int, default=3, help="events per repository (300: a full window)")
+    parser.add_argument(
+        "--history-pulls",
+        type=int,
+        default=0,
+        help="trimmed pull request events per repository before the first sync (opened, merged, closed in turn)",
+    )
+    parser.add_argument(
+        "--recorded-compares",
+        action="store_true",
+        help="every push's compare answers a recorded real one (57 kB, 9 commits) instead of 404",
+    )
+    parser.add_argument(
+        "--backfill-details",
+        metavar="DURATION",
+        help="painchain-gh --backfill-details (default: its own, 1h; 7d details the whole seeded history)",
+    )
+    parser.add_argument("--budget-window", type=budget_window_argument, default=None, help=BUDGET_WINDOW_HELP)
+    parser.add_argument("--painchain-gh", metavar="PATH", help="the painchain-gh executable (default: this venv's)")
     parser.add_argument("--phase", choices=("first", "steady"), default="first")
     parser.add_argument("--repos-per-integration", type=int, default=100)
     parser.add_argument("--latency", type=float, default=0.05)
@@ -53,27 +78,43 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="extra environment for painchain-gh (e.g. MALLOC_ARENA_MAX=2); repeatable",
     )
     parser.add_argument("--output", type=Path, default=None)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.painchain_gh and not args.no_trace:
+        parser.error("--painchain-gh measures another build untraced only: add --no-trace")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     """Measure, print and write the report."""
     args = parse_args(argv)
     scenario = Scenario(
-        repos=args.repos, repos_per_integration=args.repos_per_integration, history_events=args.history_events
+        repos=args.repos,
+        repos_per_integration=args.repos_per_integration,
+        history_events=args.history_events,
+        history_pulls=args.history_pulls,
+        recorded_compares=args.recorded_compares,
     )
     settings = OurSettings(
-        concurrency=args.concurrency, per_token_concurrency=min(args.concurrency, DEFAULT_PER_TOKEN_CONCURRENCY)
+        concurrency=args.concurrency,
+        per_token_concurrency=min(args.concurrency, DEFAULT_PER_TOKEN_CONCURRENCY),
+        program=(args.painchain_gh,) if args.painchain_gh else (),
+        backfill_details=args.backfill_details,
     )
     with (
         tempfile.TemporaryDirectory(prefix="painchain-memory-") as scratch,
-        fakes(scenario, latency=args.latency, backend_latency=0.0) as (gh, be),
+        fakes(scenario, latency=args.latency, backend_latency=0.0, window_seconds=args.budget_window) as (gh, be),
     ):
         live, primed = Path(scratch) / "live", Path(scratch) / "primed"
         live.mkdir()
         command = settings.command(live / "state.json", TIMEOUT)
         extra = dict(item.split("=", 1) for item in args.env)
-        env = child_env(BACKEND_API_URL=be.url, GITHUB_API_URL=gh.url, PAINCHAIN_GH_RETRY_BASE_DELAY="0.05", **extra)
+        env = child_env(
+            BACKEND_API_URL=be.url,
+            GITHUB_API_URL=gh.url,
+            PAINCHAIN_GH_RETRY_BASE_DELAY="0.05",
+            **budget_window_env(args.budget_window),
+            **extra,
+        )
         if args.phase == "steady":
             log(f"{args.repos:,} repositories: priming first sync")
             _check(run_measured(command, env=env, timeout=TIMEOUT))
@@ -115,6 +156,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _summary_note(run: Measured) -> str:
+    """What the run's summary says about work left undone or done without details."""
+    summary: dict[str, Any] = next((r for r in reversed(run.json_lines()) if r.get("event") == "summary"), {})
+    if not summary:
+        return "none logged"
+    keys = ("deferred", "failed", "details_skipped", "details_missing", "never_polled")
+    return ", ".join(f"{key} {summary[key]}" for key in keys if key in summary) or "nothing undone"
+
+
 def _check(run: Measured) -> Measured:
     if run.returncode not in (0,):
         log(f"  exit {run.returncode}: {run.stderr.strip()[-400:]}")
@@ -143,6 +193,17 @@ def render(
         f"{usage.points:,} secondary-limit points, {usage.total_violations:,} requests past GitHub's secondary "
         f"limits (counted, not enforced), {usage.peak_in_flight} GitHub requests in flight at most "
         "(the measured run only)",
+        f"- {requests / args.repos:.1f} GitHub requests per repository; "
+        f"{args.history_pulls} pull request events per repository, "
+        f"{'recorded 57 kB compares' if args.recorded_compares else 'compares answered 404'}, `--backfill-details` "
+        f"{args.backfill_details or 'its default (1h)'}; painchain-gh: `{args.painchain_gh or 'this venv'}`; "
+        + (
+            f"budget window {args.budget_window:g} s for GitHub's minute (`PAINCHAIN_GH_BUDGET_WINDOW` and the "
+            "fake's secondary-limit window)"
+            if args.budget_window
+            else "budget window: a real minute"
+        )
+        + f"; the run's summary: {_summary_note(plain)}",
     ]
     if traced:
         lines += [

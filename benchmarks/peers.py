@@ -262,7 +262,12 @@ def run_peer(peer: Peer, scenario: Scenario, environment: Environment) -> dict[s
     results: dict[str, RunMetrics] = {}
     with (
         tempfile.TemporaryDirectory(prefix="painchain-bench-peer-") as scratch,
-        fakes(scenario, latency=environment.latency, backend_latency=environment.backend_latency) as (gh, be),
+        fakes(
+            scenario,
+            latency=environment.latency,
+            backend_latency=environment.backend_latency,
+            window_seconds=environment.budget_window,
+        ) as (gh, be),
     ):
         work = Path(scratch)
         peer.prepare(work, scenario, gh.url, time.time())

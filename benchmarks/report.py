@@ -60,6 +60,7 @@ class Context:
     machine: str
     peers: tuple[PeerInfo, ...] = ()
     peer_max_repos: int = 1000
+    budget_window: float | None = None  # seconds standing for GitHub's minute (None: a real minute)
 
 
 def render(context: Context, comparisons: list[Comparison]) -> str:
@@ -94,7 +95,17 @@ def _header(context: Context) -> str:
             "events and pull request events of `--history-events` and `--history-pulls`, when the command gives them)",
             f"- `painchain-gh --version`: {context.version_seconds:.3f} s (best of 5), "
             f"peak RSS {context.version_rss_mb:.0f} MB",
+            _window_line(context.budget_window),
         ]
+    )
+
+
+def _window_line(window: float | None) -> str:
+    if window is None:
+        return "- budget window: a real minute (painchain-gh's pacing and the fake's secondary-limit window)"
+    return (
+        f"- budget window scaled: {window:g} s stand for GitHub's minute, for painchain-gh's pacing "
+        "(`PAINCHAIN_GH_BUDGET_WINDOW`) and the fake's secondary-limit window alike; the hourly limit is not scaled"
     )
 
 

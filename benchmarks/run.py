@@ -24,7 +24,7 @@ from benchmarks.measure import best_wall
 from benchmarks.metrics import RunMetrics
 from benchmarks.peers import ENV_VARS, Peer, find_peers, run_peer
 from benchmarks.report import Comparison, Context, PeerInfo, render
-from benchmarks.scenario import Scenario
+from benchmarks.scenario import BUDGET_WINDOW_HELP, Scenario, budget_window_argument
 from tests.e2e.command import painchain_gh_command
 
 RESULTS = Path(__file__).with_name("results") / "latest.md"
@@ -78,6 +78,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="trimmed pull request events per repository before the first sync (opened, merged, closed in turn)",
     )
     parser.add_argument(
+        "--recorded-compares",
+        action="store_true",
+        help="every push's compare answers a recorded real one (57 kB, 9 commits) instead of 404",
+    )
+    parser.add_argument(
         "--events",
         type=lambda text: tuple(kind.strip() for kind in text.split(",") if kind.strip()),
         default=None,
@@ -96,6 +101,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="painchain-gh --backfill-details (default: painchain-gh's own, 1h)",
     )
     parser.add_argument("--integrations-per-token", type=int, default=2)
+    parser.add_argument("--budget-window", type=budget_window_argument, default=None, help=BUDGET_WINDOW_HELP)
     parser.add_argument(
         "--baseline-sample",
         type=int,
@@ -155,6 +161,7 @@ def scenario_for(args: argparse.Namespace, repos: int) -> Scenario:
         history_events=args.history_events,
         history_pulls=args.history_pulls,
         events=args.events,
+        recorded_compares=args.recorded_compares,
     )
 
 
@@ -216,7 +223,9 @@ def compare(args: argparse.Namespace, environment: Environment, peers: list[Peer
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print the report and write it to ``--output``."""
     args = parse_args(argv)
-    environment = Environment(latency=args.latency, backend_latency=args.backend_latency)
+    environment = Environment(
+        latency=args.latency, backend_latency=args.backend_latency, budget_window=args.budget_window
+    )
     peers = find_peers({"tap-github": args.tap_github, "source-github": args.source_github})
     version = best_wall([*painchain_gh_command(), "--version"])
     log(f"painchain-gh --version: {version.wall:.3f} s (best of 5)")
@@ -242,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         f"load average {os.getloadavg()[0]:.1f} at the end, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         peers=tuple(peer_infos),
         peer_max_repos=args.peer_max_repos,
+        budget_window=args.budget_window,
     )
     text = render(context, comparisons)
     print(text)

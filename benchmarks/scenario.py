@@ -9,15 +9,19 @@ state change through the fake's data API.
 
 from __future__ import annotations
 
+import argparse
+import functools
 import hashlib
+import json
 import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from tests.fakes import FakeBackend, FakeGitHub, RepoData, _server
+from tests.fakes import FakeBackend, FakeGitHub, RepoData, SecondaryLimits, _server
 from tests.fakes.github import (
     issues_event,
     pull,
@@ -42,6 +46,14 @@ HISTORY_PULL_EVENT_ID = 25_000_000_000  # + index * 1000 + n
 HISTORY_PULL_NUMBER = 100  # + n: the pull requests of the seeded history
 HISTORY_PULL_ACTIONS = ("opened", "merged", "closed")
 HISTORY_PULL_AGE = 4 * 3600  # the newest history pull request event; older than --backfill-details' default
+GITHUB_MINUTE = 60.0  # the window of GitHub's secondary limits (900 points a minute)
+RECORDED_COMPARE = (  # a real compare answer: 9 commits (merges, squash merges, direct pushes), 6 files, 57 kB
+    Path(__file__).resolve().parent.parent
+    / "tests"
+    / "fixtures"
+    / "github"
+    / "compare_merge-and-squash-merges_2019.hub4j.json"
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,7 @@ class Scenario:
     history_events: int = 3  # events per repository before the first sync (3 seeded; more: a full window)
     history_pulls: int = 0  # trimmed pull request events per repository before the first sync, one pull request each
     events: tuple[str, ...] | None = None  # the integrations' config.events (None: every kind but images)
+    recorded_compares: bool = False  # every push's compare answers a recorded 57 kB one (else: 404, unknown pair)
     seed: int = 42
     active: frozenset[int] = field(init=False)
 
@@ -151,7 +164,24 @@ def history(scenario: Scenario, index: int, now: float) -> RepoData:
     events += filler_events(full_name, index, now, scenario.history_events - len(events))
     status = "in_progress" if index in scenario.active else "completed"
     run = run_payload(full_name, HISTORY_RUN_ID + index, status=status, created=now - 1800)
-    return RepoData(owner, name, events=events, runs=[run], pulls=pulls)
+    compares = push_compares(events) if scenario.recorded_compares else {}
+    return RepoData(owner, name, events=events, runs=[run], pulls=pulls, compares=compares)
+
+
+@functools.cache
+def recorded_compare() -> JSON:
+    """The recorded compare answer (tests/fixtures/github/SOURCES.md), loaded once and shared."""
+    answer: JSON = json.loads(RECORDED_COMPARE.read_text(encoding="utf-8"))
+    return answer
+
+
+def push_compares(events: list[JSON]) -> dict[str, JSON]:
+    """The recorded compare for every push among ``events``, keyed as the fake looks it up."""
+    return {
+        f"{event['payload']['before']}...{event['payload']['head']}": recorded_compare()
+        for event in events
+        if event.get("type") == "PushEvent"
+    }
 
 
 def history_pulls(full_name: str, index: int, now: float, count: int) -> tuple[dict[int, JSON], list[JSON]]:
@@ -201,7 +231,11 @@ def make_active(github: FakeGitHub, scenario: Scenario) -> int:
     for index in sorted(scenario.active):
         owner, name = scenario.full_name(index).split("/")
         github.add_pull(owner, name, pull(ACTIVE_PULL_NUMBER, title="Speed up the cache", user="alice"))
-        github.add_event(owner, name, push_event(actor="bob"))
+        push = push_event(actor="bob")
+        github.add_event(owner, name, push)
+        if scenario.recorded_compares:
+            payload = push["payload"]
+            github.set_compare(owner, name, payload["before"], payload["head"], recorded_compare())
         github.add_event(owner, name, pull_request_event("opened", ACTIVE_PULL_NUMBER, actor="alice"))
         github.add_event(owner, name, issues_event("closed", 1, "Flaky login test", user="erin"))
         github.update_run(owner, name, HISTORY_RUN_ID + index, status="completed", conclusion="success")
@@ -243,12 +277,39 @@ def disable_nagle() -> None:
     _server._Handler.disable_nagle_algorithm = True
 
 
+def budget_window_env(window: float | None) -> dict[str, str]:
+    """painchain-gh's environment for a scaled budget window (``None``: its own minute)."""
+    return {} if window is None else {"PAINCHAIN_GH_BUDGET_WINDOW": f"{window:g}"}
+
+
+def budget_window_argument(text: str) -> float:
+    """``--budget-window``: seconds above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"not a number of seconds above zero: {text!r}")
+    return value
+
+
+BUDGET_WINDOW_HELP = (
+    "seconds that stand for GitHub's minute, both for painchain-gh's pacing (PAINCHAIN_GH_BUDGET_WINDOW) and "
+    "for the fake's secondary-limit window (e.g. 6: ten times faster; its primary hourly limit is not scaled); "
+    "default: a real minute for both"
+)
+
+
 @contextmanager
-def fakes(scenario: Scenario, *, latency: float, backend_latency: float) -> Iterator[tuple[FakeGitHub, FakeBackend]]:
-    """Fake GitHub and backend serving ``scenario`` on 127.0.0.1, in this process's threads."""
+def fakes(
+    scenario: Scenario, *, latency: float, backend_latency: float, window_seconds: float | None = None
+) -> Iterator[tuple[FakeGitHub, FakeBackend]]:
+    """Fake GitHub and backend serving ``scenario`` on 127.0.0.1, in this process's threads; GitHub's
+    secondary limits counted (not enforced) in windows of ``window_seconds`` (default: a minute)."""
     disable_nagle()
     now = time.time()
     with FakeGitHub() as github, FakeBackend() as backend:
+        github.secondary = SecondaryLimits(window_seconds=window_seconds or GITHUB_MINUTE)
         github.latency = latency
         backend.latency = backend_latency
         github.poll_interval = 0

@@ -12,9 +12,12 @@ from benchmarks.limits import (
     ACTIVITY_EVENTS,
     HISTORY_EVENTS,
     World,
+    longest_gaps,
     missing_events,
     parse_args,
     percentile,
+    plan_command,
+    request_kind,
     simulated_seconds,
     staleness,
     summary_of,
@@ -86,3 +89,33 @@ def test_activity_adds_four_forwardable_events_to_a_new_sample_each_round() -> N
     rounds = (world.expected[active[0]] - HISTORY_EVENTS) // ACTIVITY_EVENTS
     assert len(data.runs) == rounds and len(data.pulls) == rounds
     assert {event["type"] for event in data.events} == {"PushEvent", "PullRequestEvent", "IssuesEvent"}
+
+
+def test_the_longest_gap_runs_from_the_previous_poll_through_the_phase_to_its_end() -> None:
+    polls = {"acme/api": [10.0, 40.0, 70.0], "acme/web": [10.0, 80.0], "acme/old": [10.0]}
+    gaps = longest_gaps(polls, ["acme/API", "acme/web", "acme/old", "acme/new"], origin=0.0, start=30.0, end=90.0)
+    # api: 10 -> 40 -> 70 -> 90; web: 10 -> 80; old: never again, 10 -> 90; new: never, from the origin
+    assert gaps == [30.0, 70.0, 80.0, 90.0]
+    first = longest_gaps(polls, ["acme/api", "acme/new"], origin=0.0, start=0.0, end=20.0)
+    assert first == [10.0, 20.0]  # the first sync: from the start to the poll, or to the end if none
+
+
+def test_requests_are_told_apart_by_what_they_read() -> None:
+    assert request_kind("/repos/a/b/events?per_page=100") == "events"
+    assert request_kind("/repos/a/b/actions/runs") == "runs"
+    assert request_kind("/repos/a/b/deployments") == "deployments"
+    assert request_kind("/repos/a/b/deployments/7/statuses") == "deployments"
+    assert request_kind("/repos/a/b/actions/runs/7/jobs") == "other"
+    assert request_kind("/repos/a/b/compare/x...y") == "other"
+
+
+def test_the_plan_is_asked_in_githubs_time_with_the_runs_settings() -> None:
+    args = parse_args(["--time-scale", "10", "--schedule", "1m", "--max-runtime", "50s", "--concurrency", "16"])
+    command = plan_command(["painchain-gh"], args, Path("s.json"))
+    assert command[:2] == ["painchain-gh", "plan"]
+    value = {flag: command[command.index(flag) + 1] for flag in ("--every", "--max-runtime", "--active-per")}
+    assert value == {"--every": "60s", "--max-runtime": "50s", "--active-per": "60s"}
+    assert command[command.index("--active") + 1] == "5%"
+    assert command[command.index("--concurrency") + 1] == "16"
+    assert command[command.index("--sweep-interval") + 1] == "900s"
+    assert "--points-per-minute" not in command
