@@ -145,9 +145,12 @@ def main(argv: list[str] | None = None) -> int:
                     probe, env={**env, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}, timeout=TIMEOUT
                 )
             )
-            traced = json.loads(output.read_text(encoding="utf-8"))
-            traced["wall"] = run.wall
-            traced["rss"] = run.peak_rss_mb
+            if output.exists():
+                traced = json.loads(output.read_text(encoding="utf-8"))
+                traced["wall"] = run.wall
+                traced["rss"] = run.peak_rss_mb
+            else:
+                log("  the traced run wrote no snapshot; reporting the untraced run only")
     text = render(args, plain, posts, requests, traced, usage)
     print(text)
     path = args.output or RESULTS / f"memory-{args.repos}-{args.phase}.md"

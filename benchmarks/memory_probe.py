@@ -84,13 +84,13 @@ def main(argv: list[str]) -> int:
     tracemalloc.start(FRAMES)
     sampler = Sampler(float(os.environ.get("PAINCHAIN_BENCH_SAMPLE", "0.5")))
     sampler.start()
-    cli = importlib.import_module("painchain_gh.cli")
+    app = importlib.import_module("painchain_gh.cli.app")  # its app, not main(): main() ends with os._exit
     sys.argv = ["painchain-gh", *sync_args]
     code = 0
     try:
-        cli.main()
+        app.app()
     except SystemExit as exit_:
-        code = int(exit_.code or 0)
+        code = app.exit_status(exit_.code)
     sampler.stopped.set()
     sampler.join()
     sampler.sample()
