@@ -116,7 +116,7 @@ class SyncRun:
         self.deadline_expired = deadline_expired
         self.on_result = on_result
         self.now = now
-        self.enricher = Enricher()  # extra requests (pull requests, compare, jobs, ...): cached per run
+        self.enricher = Enricher()  # extra requests (pull requests, compare, jobs, ...): cached per repository poll
         self.owners = OwnerClaims()  # container images: one repository per owner polls them
         self.side = SidePool(workers=side_workers, name="stream")  # a repository's streams, side by side
         self.credentials = credentials
@@ -192,19 +192,22 @@ class SyncRun:
             if self.deadline is not None and not client.budget.ready_before(self.deadline):
                 held = client.budget.pacer is not None and client.budget.pacer.held()
                 return RepoResult(job=job, status=RepoStatus.DEFERRED, error=HELD_MESSAGE if held else BUDGET_MESSAGE)
-            result = poll_repository(
-                job,
-                client=client,
-                store=self.store,
-                sink=self.sink,
-                enricher=self.enricher,
-                owners=self.owners,
-                dead_letters=self.dead_letters,
-                settings=self.settings,
-                now=self.now,
-                keep_going=self.keep_going,
-                side=self.side,
-            )
+            try:
+                result = poll_repository(
+                    job,
+                    client=client,
+                    store=self.store,
+                    sink=self.sink,
+                    enricher=self.enricher,
+                    owners=self.owners,
+                    dead_letters=self.dead_letters,
+                    settings=self.settings,
+                    now=self.now,
+                    keep_going=self.keep_going,
+                    side=self.side,
+                )
+            finally:
+                self.enricher.release(client, job.repository.owner, job.repository.repo)
         except PainChainError as error:
             return self.failed(job, error)
         except Exception as error:  # a bug must not take the other repositories down

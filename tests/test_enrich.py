@@ -1,4 +1,4 @@
-"""Enrichment requests against requests-mock: what is asked for, once per run, and failures."""
+"""Enrichment requests against requests-mock: what is asked for, once per repository poll, and failures."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def test_full_payloads_need_no_pull_requests(requests_mock: requests_mock.Mocker
     assert requests_mock.call_count == 0
 
 
-def test_trimmed_push_is_compared_once_per_run(requests_mock: requests_mock.Mocker) -> None:
+def test_trimmed_push_is_compared_once_per_repository_poll(requests_mock: requests_mock.Mocker) -> None:
     before, head = "a" * 40, "b" * 40
     compare = {"total_commits": 2, "commits": [{"sha": "c" * 40, "commit": {"message": "Fix"}}], "files": []}
     requests_mock.get(f"{REPO}/compare/{before}...{head}", json=compare)
@@ -91,6 +91,26 @@ def test_trimmed_push_is_compared_once_per_run(requests_mock: requests_mock.Mock
     again = enricher.enrich_event(client, "acme", "api", raw, built(raw))
     assert first.title == "Push to main (2 commits)" and again.data == first.data
     assert requests_mock.call_count == 1 and enricher.counts.requests() == {"compare": 1}
+
+
+def test_a_released_repository_keeps_nothing_and_the_others_keep_theirs(
+    requests_mock: requests_mock.Mocker,
+) -> None:
+    before, head = "a" * 40, "b" * 40
+    compare = {"total_commits": 1, "commits": [{"sha": "c" * 40, "commit": {"message": "Fix"}}], "files": []}
+    for repo in ("api", "web"):
+        requests_mock.get(f"{API}/repos/acme/{repo}/compare/{before}...{head}", json=compare)
+    enricher = Enricher()
+    client = make_client()
+    pushes = {repo: push_event(head=head, before=before, repo=f"acme/{repo}") for repo in ("api", "web")}
+    for repo, raw in pushes.items():
+        enricher.enrich_event(client, "acme", repo, raw, built(raw))
+    enricher.release(client, "ACME", "Api")  # GitHub's names are case-insensitive
+    for repo, raw in pushes.items():
+        enricher.enrich_event(client, "acme", repo, raw, built(raw))
+    asked = [path for path in paths(requests_mock) if "/compare/" in path]
+    assert [path.split("/")[3] for path in asked] == ["api", "web", "api"]  # web's answer was still kept
+    assert enricher.counts.requests() == {"compare": 3}
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ cursor keys statuses by id, not by time). See https://docs.github.com/en/rest/de
 
 What a deployment shipped (with ``shipped`` lookups, :mod:`painchain_gh.streams.shipped`): its first new
 status in a run does the work and the deployment's other new statuses of that run carry the same
-fields (every lookup is cached per run). The baseline is the last deployment to the same
+fields (every lookup is cached while the repository is polled). The baseline is the last deployment to the same
 environment that reached success, remembered per environment in the cursor (``successes``), so it
 costs nothing once known. ``inactive`` statuses (a deployment replaced) and first-sync history
 older than ``--backfill-details`` get only what the state already knows.

@@ -10,7 +10,7 @@ deadline and the rate-limit reserve, and is counted per kind in :class:`RequestC
   that need sizes and ``merged_by`` (the list does not carry them), unless the payload already
   has them (GHES full payloads), and for a pull request the list pages did not have;
 - ``merged``: ``GET /pulls/{n}/reviews`` and ``/files``; ``opened``: ``/files``; reviews: ``/reviews``;
-- a trimmed push: ``GET /compare/{before}...{head}`` (never changes, cached per run);
+- a trimmed push: ``GET /compare/{before}...{head}`` (never changes, cached while the repository is polled);
 - a run completed as ``failure``/``timed_out``: ``GET /actions/runs/{id}/jobs?filter=latest``, and
   for a push-triggered one whose head commit names no pull request, ``GET /commits/{sha}/pulls``;
 - a published release: what it shipped since the previous one (:mod:`painchain_gh.streams.shipped`).
@@ -20,8 +20,9 @@ see :mod:`painchain_gh.streams.poll`) ask for none of these but the list: they g
 author and state the list gives, marked ``details_skipped: true``.
 
 When a request fails (deadline, rate limit, any GitHub error), the event still goes out with
-``details_missing: true``; it is never held back. Each object is asked for at most once per run,
-and the run keeps only the fields the transforms read of each (:mod:`painchain_gh.transform.slim`).
+``details_missing: true``; it is never held back. Each object is asked for at most once per poll of its repository,
+which keeps only the fields the transforms read of each (:mod:`painchain_gh.transform.slim`) and
+only until it ends.
 """
 
 from __future__ import annotations
@@ -104,11 +105,13 @@ class RequestCounts:
 
 
 class Enricher:
-    """Per-run caches of the extra requests, keyed by (tenant, API, credential, repository, object)."""
+    """Caches of the extra requests, keyed by (tenant, API, credential, repository, object), each
+    repository's kept while it is polled (:meth:`release` forgets it), so that memory follows the
+    repositories in flight, not the run's size."""
 
     def __init__(self, counts: RequestCounts | None = None) -> None:
         self.counts = counts or RequestCounts()
-        self._cache: dict[tuple[str, ...], Future[object]] = {}
+        self._cache: dict[tuple[str, ...], dict[tuple[str, ...], Future[object]]] = {}  # by repository
         self._lock = threading.Lock()
 
     # -- pull requests --------------------------------------------------------------------
@@ -194,7 +197,7 @@ class Enricher:
         return result if isinstance(result, Mapping) else None
 
     def _pull_page(self, client: GitHubClient, owner: str, repo: str, number: int, kind: str) -> list[Any] | None:
-        """The first page of a pull request's ``reviews`` or ``files`` (once per run)."""
+        """The first page of a pull request's ``reviews`` or ``files`` (once per poll of its repository)."""
         path = f"/repos/{owner}/{repo}/pulls/{number}/{kind}"
 
         def fetch() -> list[Any]:
@@ -360,7 +363,7 @@ class Enricher:
         self, client: GitHubClient, owner: str, repo: str, run: Mapping[str, Any], event: PainChainEvent
     ) -> PainChainEvent:
         """A failed push-triggered run that names no pull request: the one its head commit came from
-        (``GET /commits/{sha}/pulls``, cached per run; several runs of one push share it)."""
+        (``GET /commits/{sha}/pulls``, cached; several runs of one push share it)."""
         head = as_str(run.get("head_sha"))
         if event.data.get("pull_request_numbers") or run.get("event") != "push" or head is None or not _is_sha(head):
             return event
@@ -375,7 +378,7 @@ class Enricher:
     # -- cache ----------------------------------------------------------------------------
 
     def once(self, client: GitHubClient, key: tuple[str, ...], kind: str, fetch: Callable[[], T]) -> T | None:
-        """``fetch()`` at most once per run and key (see :meth:`_once`), for the lookups of
+        """``fetch()`` at most once per repository poll and key (see :meth:`_once`), for the lookups of
         :mod:`painchain_gh.streams.shipped`."""
         return self._once(client, key, kind, fetch)
 
@@ -387,15 +390,22 @@ class Enricher:
         """A pull request's reviews (first page), the same cached answer its merge event uses."""
         return self._pull_page(client, owner, repo, number, "reviews")
 
-    def _once(self, client: GitHubClient, key: tuple[str, ...], kind: str, fetch: Callable[[], T]) -> T | None:
-        """``fetch()`` at most once per run and key, even when several threads ask at once (the
-        others wait for the first one's answer); None (and a counted failure) if it failed or
-        found nothing."""
-        full_key = (client.cache_scope, client.api_url, client.budget.fingerprint, *(part.lower() for part in key))
+    def release(self, client: GitHubClient, owner: str, repo: str) -> None:
+        """Forget what was cached for one repository: its poll is over (nothing else asks for its objects)."""
         with self._lock:
-            entry = self._cache.get(full_key)
+            self._cache.pop(_scope(client, owner, repo), None)
+
+    def _once(self, client: GitHubClient, key: tuple[str, ...], kind: str, fetch: Callable[[], T]) -> T | None:
+        """``fetch()`` at most once per repository poll and ``key`` (``(what, owner, repo, *which)``),
+        even when several threads ask at once (the others wait for the first one's answer); None (and
+        a counted failure) if it failed or found nothing."""
+        what, owner, repo, *which = key
+        object_key = (what, *(part.lower() for part in which))
+        with self._lock:
+            cached = self._cache.setdefault(_scope(client, owner, repo), {})
+            entry = cached.get(object_key)
             if entry is None:
-                self._cache[full_key] = entry = Future()
+                cached[object_key] = entry = Future()
                 mine = True
             else:
                 mine = False
@@ -412,6 +422,11 @@ class Enricher:
         if value is None or value is _FAILED:  # None: GitHub answered 404/410
             self.counts.fail(kind)
         return None if value is _FAILED else cast(T, value)
+
+
+def _scope(client: GitHubClient, owner: str, repo: str) -> tuple[str, ...]:
+    """What one repository's cached objects are keyed by: tenant, API, credential, repository."""
+    return (client.cache_scope, client.api_url, client.budget.fingerprint, owner.lower(), repo.lower())
 
 
 def _pull_event_number(raw: Mapping[str, Any]) -> int | None:

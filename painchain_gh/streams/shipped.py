@@ -55,7 +55,7 @@ class Cache(Protocol):
     """What the lookups need of the enrichment cache (:class:`~painchain_gh.streams.enrich.Enricher`)."""
 
     def once(self, client: GitHubClient, key: tuple[str, ...], kind: str, fetch: Callable[[], T]) -> T | None:
-        """``fetch()`` at most once per run and key; None when it failed (counted)."""
+        """``fetch()`` at most once per repository poll and key; None when it failed (counted)."""
         ...
 
     def count(self, kind: str) -> None:
