@@ -367,6 +367,7 @@ def measure(
         if has_plan:
             outcome.plan = plan_output(program, args, Path(scratch) / "state.json", env)
         timeout = args.max_runtime / scale + 120
+        world.started = time.time()  # the schedule starts now (plan's own run is not part of it)
         first_start = time.monotonic()
         for number in range(args.steady_runs + 1):
             if number:
