@@ -1,8 +1,9 @@
 """What the run keeps of each object an extra request fetched: only the fields the transforms read.
 
-The enrichment cache (:class:`~painchain_gh.streams.enrich.Enricher`) holds every answer for the whole run so
-that no object is asked for twice; keeping GitHub's whole answers (a compare with 300 file patches,
-pull requests with every ``*_url``) made a first sync of 1,000 active repositories peak near 200 MB.
+The enrichment cache (:class:`~painchain_gh.streams.enrich.Enricher`) holds every answer while its
+repository is polled so that no object is asked for twice; keeping GitHub's whole answers (a
+compare with 300 file patches, pull requests with every ``*_url``) made a first sync of 1,000
+active repositories peak near 200 MB.
 Each function here is a pure projection of one answer onto the fields read downstream, with strings
 and lists bounded; it never raises, whatever the JSON. The field names stay GitHub's, so the
 transforms read a slim object exactly as they would read the full one.
