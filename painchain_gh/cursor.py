@@ -10,6 +10,8 @@ evicted. An item is new when it is above the floor and not in the window.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from painchain_gh.discovery.cache import DiscoveryCache
@@ -109,12 +111,26 @@ class ImagesCursor(BaseModel):
     owner_kind: str | None = Field(default=None, description="'orgs' or 'users', once known")
 
 
+POLL_RANK_MAX = 999_999_999  # a place in one run (the file store reads it with up to 9 digits)
+
+
+class Polled(NamedTuple):
+    """When a repository was last polled (a run's start) and its place among those that run polled:
+    sorted, the least recently polled first, and repositories of one run in the order it polled them."""
+
+    at: int
+    rank: int
+
+
 class RepoState(BaseModel):
     """Everything remembered about one (tenant, integration, repository)."""
 
     model_config = ConfigDict(extra="forbid")
 
     last_polled_at: int | None = None
+    poll_rank: int | None = Field(
+        default=None, description="its place among the repositories the same run polled: ties keep their order"
+    )
     poll_interval: int | None = Field(default=None, description="the last X-Poll-Interval GitHub asked for")
     events: EventsCursor = Field(default_factory=EventsCursor)
     runs: RunsCursor = Field(default_factory=RunsCursor)
@@ -125,6 +141,13 @@ class RepoState(BaseModel):
     discovery: DiscoveryCache | None = Field(
         default=None, description="repository discovery (only in the integration-wide entry '{tenant}/{id}/*/*')"
     )
+
+
+def polled_of(state: RepoState) -> Polled | None:
+    """When ``state``'s repository was last polled and its place in that run (None: never polled)."""
+    if state.last_polled_at is None:
+        return None
+    return Polled(state.last_polled_at, state.poll_rank or 0)
 
 
 def start_floor(floor: int | None, *, now: int, lookback: int) -> int:

@@ -10,6 +10,7 @@ turns what happened into an exit code.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -17,6 +18,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from painchain_gh.cursor import Polled
 from painchain_gh.discovery.tasks import DiscoveryPlan, ListingProgress, run_discovery
 from painchain_gh.errors import ExitCode, FailureScope, GitHubNotFound, PainChainError
 from painchain_gh.forward import Sink
@@ -55,6 +57,7 @@ def tenant_scope(tenant_id: str | None) -> str:
     return tenant_id if tenant_id is not None else ""
 
 
+NEVER_POLLED = Polled(-1, 0)  # sorts before every repository polled before
 DEADLINE_GRACE = 5.0  # seconds worker threads get to finish after the deadline before the run returns
 DEADLINE_MESSAGE = "the run's deadline (--max-runtime) was reached"
 HELD_MESSAGE = (
@@ -131,6 +134,7 @@ class SyncRun:
         self.stop_code = ExitCode.UPSTREAM
         self.integration_errors: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._ranks = itertools.count()  # the order repositories start in: kept as their place (poll_rank)
 
     def client_for(self, job: RepoJob) -> GitHubClient:
         """The client of the job's integration and API (see :meth:`client_of`)."""
@@ -195,6 +199,7 @@ class SyncRun:
             try:
                 result = poll_repository(
                     job,
+                    rank=next(self._ranks),
                     client=client,
                     store=self.store,
                     sink=self.sink,
@@ -307,16 +312,17 @@ def lowest_asks(jobs: Iterable[RepoJob], *, credential: Callable[[RepoJob], str]
 
 
 def order_jobs(
-    jobs: Iterable[RepoJob], *, polled_at: Callable[[RepoJob], int | None], credential: Callable[[RepoJob], str]
+    jobs: Iterable[RepoJob], *, polled: Callable[[RepoJob], Polled | None], credential: Callable[[RepoJob], str]
 ) -> list[RepoJob]:
     """Jobs in the order they should be polled: the least recently polled first (never polled before
-    all), then round-robin across credentials, so that when a run cannot poll everything within its
-    deadline and budget the stalest repositories go first and the next run carries on with the rest."""
-    stalest_first = sorted(jobs, key=lambda job: polled_at(job) or -1)
+    all; those one run polled in the order it polled them), then round-robin across credentials, so
+    that when a run cannot poll everything within its deadline and budget the stalest repositories go
+    first, the next run carries on with the rest, and each repository keeps its place from then on."""
+    stalest_first = sorted(jobs, key=lambda job: polled(job) or NEVER_POLLED)
     return interleave_by_token(stalest_first, credential)
 
 
-def staleness(results: Iterable[RepoResult], polled_before: dict[str, int | None], *, now: float) -> list[float]:
+def staleness(results: Iterable[RepoResult], polled_before: dict[str, Polled | None], *, now: float) -> list[float]:
     """Seconds since each repository was last polled, as the run leaves it: 0 for one polled now, the
     time since its previous poll for one not due, deferred or failed; none for one never polled."""
     ages: list[float] = []
@@ -326,7 +332,7 @@ def staleness(results: Iterable[RepoResult], polled_before: dict[str, int | None
             continue
         before = polled_before.get(result.job.key)
         if before is not None:
-            ages.append(max(0.0, now - before))
+            ages.append(max(0.0, now - before.at))
     return ages
 
 
@@ -372,10 +378,10 @@ def run_sync(
         deadline=deadline,
         asks=lowest_asks(jobs, credential=lambda job: credential_fingerprint(job.integration, job.api_url)),
     )
-    polled_before = {job.key: store.polled_at(job.key) for job in jobs}
+    polled_before = {job.key: store.polled(job.key) for job in jobs}
     ordered = order_jobs(
         jobs,
-        polled_at=lambda job: polled_before[job.key],
+        polled=lambda job: polled_before[job.key],
         credential=lambda job: credential_fingerprint(job.integration, job.api_url),
     )
     queue = JobQueue(ordered, open_=discovery is not None)

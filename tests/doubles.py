@@ -14,7 +14,7 @@ import requests
 import requests_mock
 from pydantic import SecretStr
 
-from painchain_gh.cursor import RepoState, mark_event, mark_item, mark_run
+from painchain_gh.cursor import Polled, RepoState, mark_event, mark_item, mark_run, polled_of
 from painchain_gh.github.client import GitHubClient, TokenBudget, TokenSource, token_fingerprint
 from painchain_gh.http import Deadline, RetryPolicy
 from painchain_gh.jobs import RepoJob, build_jobs
@@ -45,11 +45,11 @@ class MemoryStore:
         with self._lock:
             return self.repos.get(key, RepoState()).model_copy(deep=True)
 
-    def polled_at(self, key: str) -> int | None:
-        """When ``key`` was last polled."""
+    def polled(self, key: str) -> Polled | None:
+        """When ``key`` was last polled, and its place in that run."""
         with self._lock:
             state = self.repos.get(key)
-            return state.last_polled_at if state else None
+            return polled_of(state) if state else None
 
     def record_event(self, key: str, event_id: str, created_at: int) -> None:
         """Mark the event handled."""

@@ -63,9 +63,12 @@ def test_slim_keeps_what_can_still_arrive_and_folds_the_rest_into_the_floor() ->
 
 def test_a_round_trip_gives_back_the_slim_state_with_every_etag() -> None:
     repos = {f"acme/r{n}": quiet(f"acme/r{n}", runs_etag=etag("empty runs")) for n in range(5)}
+    for place, state in enumerate(repos.values()):
+        state.poll_rank = place
     mark_event(repos["acme/r1"].events, "40000000001", NOW - 60)
     repos["acme/r2"].runs.etag_owner = "another"
     assert unpacked(repos) == {name: slim(state) for name, state in repos.items()}
+    assert unpacked(repos)["acme/r3"].poll_rank == 3  # each repository's place in its run travels too
 
 
 def test_identical_etags_are_stored_once() -> None:

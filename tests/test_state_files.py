@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from painchain_gh.cursor import RepoState
-from painchain_gh.errors import StateError
+from painchain_gh.cursor import Polled, RepoState
+from painchain_gh.errors import StateError, UnstorableState
 from painchain_gh.store.deadletter import DeadLetter, DeadLetterFile
-from painchain_gh.store.file_store import FileStore, fold_journal, load_state, read_state_file
+from painchain_gh.store.file_store import FileStore, fold_journal, load_state, polled_from_text, read_state_file
 from painchain_gh.store.files import FileLock, write_atomically
 from painchain_gh.timeutil import format_time
 
@@ -245,3 +245,26 @@ class _FullFile:
 @pytest.mark.parametrize("value", [10**400, float("inf"), float("-inf"), float("nan"), -1, 1e300])
 def test_format_time_of_any_value_does_not_raise(value: float) -> None:
     assert format_time(value) in {"9999-12-31T23:59:59Z", "1970-01-01T00:00:00Z"}
+
+
+def test_the_poll_time_and_place_are_read_back_cheaply_from_the_stored_text(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    store = FileStore(path).open()
+    store.commit_repo(KEY, RepoState(last_polled_at=1_700_000_000, poll_rank=41))
+    store.commit_repo("-/GH-Prod/acme/old", RepoState(last_polled_at=1_700_000_000))  # written before ranks
+    store.close()
+    reopened = FileStore(path).open()
+    assert reopened.polled(KEY) == Polled(1_700_000_000, 41)
+    assert reopened.polled("-/GH-Prod/acme/old") == Polled(1_700_000_000, 0)
+    assert reopened.polled("-/GH-Prod/acme/never") is None
+    reopened.close()
+    assert polled_from_text('{"last_polled_at":5,"poll_rank":null,"poll_interval":60}') == Polled(5, 0)
+    assert polled_from_text('{"last_polled_at":5}') == Polled(5, 0)
+    assert polled_from_text('{"last_polled_at":null}') is None
+
+
+def test_a_place_out_of_range_is_not_stored(tmp_path: Path) -> None:
+    store = FileStore(tmp_path / "state.json").open()
+    with pytest.raises(UnstorableState, match="poll_rank"):
+        store.commit_repo(KEY, RepoState(last_polled_at=1_700_000_000, poll_rank=10**12))
+    store.close()

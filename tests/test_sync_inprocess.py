@@ -216,3 +216,40 @@ def test_unfinished_repositories_are_reported_as_deferred(requests_mock: request
     assert [result.status for result in report.results] == [RepoStatus.DEFERRED]
     assert "in progress" in (report.results[0].error or "")
     assert seen == report.results
+
+
+def test_repositories_keep_their_place_from_run_to_run_after_a_deferral(requests_mock: requests_mock.Mocker) -> None:
+    names = [f"acme/repo-{letter}" for letter in "abcde"]
+    for number, name in enumerate(names):
+        mock_repo(requests_mock, name, events=[with_id(issues_event(title=name), 800 + number, 60)])
+    jobs = jobs_of(integration(*names))
+    store, started = MemoryStore(), 1_700_000_000
+
+    def run(number: int, *, stop_after: int | None = None) -> list[str]:
+        polled: list[str] = []
+
+        def on_result(result: RepoResult) -> None:
+            if result.status is not RepoStatus.DEFERRED:
+                polled.append(result.job.repository.full_name)
+
+        run_sync(
+            jobs,
+            store=store,
+            sink=ListSink(),
+            client_factory=factory,
+            settings=PollSettings(initial_lookback=86400),
+            concurrency=1,
+            rate_limit_reserve=0,
+            per_token_concurrency=1,
+            dead_letters=None,
+            deadline_expired=lambda: stop_after is not None and len(polled) >= stop_after,
+            on_result=on_result,
+            clock=lambda: started + 300 * number,
+        )
+        return polled
+
+    assert run(0, stop_after=3) == names[:3]  # the deadline leaves d and e for the next run
+    caught_up = names[3:] + names[:3]
+    assert run(1) == caught_up  # the deferred first
+    assert run(2) == caught_up  # and each keeps its place: d and e are not sent to the back
+    assert run(3) == caught_up

@@ -37,7 +37,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from painchain_gh.backend import BackendClient, path_segment
-from painchain_gh.cursor import RepoState, mark_event, mark_item, mark_run
+from painchain_gh.cursor import Polled, RepoState, mark_event, mark_item, mark_run, polled_of
 from painchain_gh.errors import BackendError, BackendRejected, StateError
 from painchain_gh.jobs import state_key
 from painchain_gh.models import Integration
@@ -182,15 +182,16 @@ class BackendStore:
             stored = self._cursor(integration_id).get(repo)
             return stored.model_copy(deep=True) if stored else RepoState()
 
-    def polled_at(self, key: str) -> int | None:
-        """``last_polled_at`` of the stored cursor (None when there is none, or it cannot be used)."""
+    def polled(self, key: str) -> Polled | None:
+        """When the stored cursor was last polled, and its place in that run (None when there is none,
+        or it cannot be used)."""
         integration_id, repo = self._where(key)
         with self._mutex:
             try:
                 stored = self._cursor(integration_id).get(repo)
             except CursorUnusable:
                 return None
-            return stored.last_polled_at if stored else None
+            return polled_of(stored) if stored else None
 
     def record_event(self, key: str, event_id: str, created_at: int) -> None:
         """Kept in memory; written with the integration's cursor."""

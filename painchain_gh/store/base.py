@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from painchain_gh.cursor import RepoState
+from painchain_gh.cursor import Polled, RepoState
 
 
 class StateStore(Protocol):
@@ -15,8 +15,8 @@ class StateStore(Protocol):
         """A copy of the stored state of ``key`` (empty on a first sync) that the caller may change."""
         ...
 
-    def polled_at(self, key: str) -> int | None:
-        """When ``key`` was last polled (``last_polled_at``), cheaply, to order a run's work; None: never."""
+    def polled(self, key: str) -> Polled | None:
+        """When ``key`` was last polled and its place in that run, cheaply, to order a run's work; None: never."""
         ...
 
     def record_event(self, key: str, event_id: str, created_at: int) -> None:
@@ -59,9 +59,9 @@ class ReadOnlyStore:
         """Read through."""
         return self._inner.get(key)
 
-    def polled_at(self, key: str) -> int | None:
+    def polled(self, key: str) -> Polled | None:
         """Read through."""
-        return self._inner.polled_at(key)
+        return self._inner.polled(key)
 
     def record_event(self, key: str, event_id: str, created_at: int) -> None:
         """Dropped."""

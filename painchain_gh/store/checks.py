@@ -19,6 +19,7 @@ from painchain_gh.cursor import (
     ID_MAX,
     IN_PROGRESS_BOUND,
     NAME_MAX,
+    POLL_RANK_MAX,
     RUN_STATE_MAX,
     SUCCESSES_PER_ENVIRONMENT,
     DeploymentsCursor,
@@ -87,6 +88,8 @@ def check_repo_state(state: RepoState) -> RepoState:
     _checked_optional_epoch(state.last_polled_at, where="last_polled_at")
     if state.poll_interval is not None and not 0 <= state.poll_interval <= POLL_INTERVAL_MAX:
         raise CursorError("poll_interval: out of range")
+    if state.poll_rank is not None and not 0 <= state.poll_rank <= POLL_RANK_MAX:
+        raise CursorError("poll_rank: out of range")
     for event_id, created in state.events.seen.items():
         checked_identifier(event_id, where="events.seen")
         checked_epoch(created, where=f"events.seen.{event_id}")

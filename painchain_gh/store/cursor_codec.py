@@ -90,6 +90,7 @@ def slim(state: RepoState) -> RepoState:
     runs.runs = {key: state.runs.runs[key] for key in kept}
     return RepoState(
         last_polled_at=state.last_polled_at,
+        poll_rank=state.poll_rank,
         poll_interval=state.poll_interval,
         events=events,
         runs=runs,

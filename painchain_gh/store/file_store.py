@@ -25,7 +25,7 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
-from painchain_gh.cursor import RepoState, mark_event, mark_item, mark_run
+from painchain_gh.cursor import Polled, RepoState, mark_event, mark_item, mark_run
 from painchain_gh.errors import StateError
 from painchain_gh.store.checks import (
     CursorError,
@@ -169,13 +169,14 @@ def apply_to_repo(state: RepoState, record: dict[str, Any]) -> RepoState:
     return state
 
 
-_POLLED_AT = re.compile(r'^\{"last_polled_at":(\d{1,12})[,}]')
+_POLLED = re.compile(r'^\{"last_polled_at":(\d{1,12})(?:,"poll_rank":(\d{1,9}))?[,}]')
 
 
-def polled_at_of(text: str) -> int | None:
-    """``last_polled_at`` of a repository's stored JSON text (written first by ``model_dump_json``)."""
-    match = _POLLED_AT.match(text)
-    return int(match.group(1)) if match else None
+def polled_from_text(text: str) -> Polled | None:
+    """``last_polled_at`` and ``poll_rank`` of a repository's stored JSON text (written first by
+    ``model_dump_json``); a rank not kept (older states) counts as 0."""
+    match = _POLLED.match(text)
+    return Polled(int(match.group(1)), int(match.group(2) or 0)) if match else None
 
 
 class _Seed:
@@ -280,13 +281,14 @@ class FileStore:
             state = apply_to_repo(state, record)
         return state
 
-    def polled_at(self, key: str) -> int | None:
-        """``last_polled_at`` of the stored state, read from its text without validating all of it."""
+    def polled(self, key: str) -> Polled | None:
+        """When the stored state was last polled and its place in that run, read from its text
+        without validating all of it."""
         with self._mutex:
             text = self._repos.get(key)
             if text is None:
                 text = self._seed.unmigrated.get(key.lower())
-        return polled_at_of(text) if text else None
+        return polled_from_text(text) if text else None
 
     def record_event(self, key: str, event_id: str, created_at: int) -> None:
         """Journal an acknowledged event."""

@@ -20,7 +20,15 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
-from painchain_gh.cursor import RepoState, is_changed_run, is_new_event, mark_event, remember_release, start_floor
+from painchain_gh.cursor import (
+    POLL_RANK_MAX,
+    RepoState,
+    is_changed_run,
+    is_new_event,
+    mark_event,
+    remember_release,
+    start_floor,
+)
 from painchain_gh.errors import GitHubAuthError, GitHubRepoError
 from painchain_gh.forward import Outgoing, Sink, forward
 from painchain_gh.github.client import GitHubClient
@@ -83,6 +91,7 @@ def wants(job: RepoJob, kind: str | None) -> bool:
 def poll_repository(
     job: RepoJob,
     *,
+    rank: int = 0,
     client: GitHubClient,
     store: StateStore,
     sink: Sink,
@@ -94,8 +103,9 @@ def poll_repository(
     keep_going: Callable[[], bool],
     side: SidePool | None = None,
 ) -> RepoResult:
-    """Poll one repository and forward what is new. GitHub errors propagate to the caller;
-    backend errors are reported in the result (``result.fatal`` when the whole run must stop)."""
+    """Poll one repository and forward what is new; ``rank`` is its place among the repositories this
+    run polls, kept with the poll time. GitHub errors propagate to the caller; backend errors are
+    reported in the result (``result.fatal`` when the whole run must stop)."""
     started = time.monotonic()
     result = RepoResult(job=job)
     state = store.get(job.key)
@@ -160,7 +170,7 @@ def poll_repository(
         keep_going=keep_going,
     )
     if sent:
-        _remember_poll(state, events, runs, fingerprint=client.budget.fingerprint, now=now)
+        _remember_poll(state, events, runs, fingerprint=client.budget.fingerprint, now=now, rank=rank)
         if streams.runs_read:
             state.runs.read_at = now
         if streams.deploys_read:
@@ -296,15 +306,15 @@ def _context(job: RepoJob) -> RepoContext:
     )
 
 
-def _remember_poll(state: RepoState, events: Fetched, runs: Fetched, *, fingerprint: str, now: int) -> None:
-    """Everything went through: keep the new ETags, GitHub's poll interval and the poll time."""
+def _remember_poll(state: RepoState, events: Fetched, runs: Fetched, *, fingerprint: str, now: int, rank: int) -> None:
+    """Everything went through: keep the new ETags, GitHub's poll interval, the poll time and place."""
     if not events.not_modified:
         state.events.etag, state.events.etag_owner = events.etag, fingerprint
     if not runs.not_modified:
         state.runs.etag, state.runs.etag_owner = runs.etag, fingerprint
     if events.poll_interval is not None:
         state.poll_interval = events.poll_interval
-    state.last_polled_at = now
+    state.last_polled_at, state.poll_rank = now, min(rank, POLL_RANK_MAX)
 
 
 def _new_events(
