@@ -30,6 +30,7 @@ from benchmarks.run import DEFAULT_PER_TOKEN_CONCURRENCY, log
 from benchmarks.scenario import (
     BUDGET_WINDOW_HELP,
     Scenario,
+    add_history_arguments,
     budget_window_argument,
     budget_window_env,
     fakes,
@@ -47,17 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.memory", description=__doc__.split("\n\n")[0])
     parser.add_argument("--repos", type=int, default=1000)
     parser.add_argument("--history-events", type=int, default=3, help="events per repository (300: a full window)")
-    parser.add_argument(
-        "--history-pulls",
-        type=int,
-        default=0,
-        help="trimmed pull request events per repository before the first sync (opened, merged, closed in turn)",
-    )
-    parser.add_argument(
-        "--recorded-compares",
-        action="store_true",
-        help="every push's compare answers a recorded real one (57 kB, 9 commits) instead of 404",
-    )
+    add_history_arguments(parser)
     parser.add_argument(
         "--backfill-details",
         metavar="DURATION",

@@ -24,7 +24,7 @@ from benchmarks.measure import best_wall
 from benchmarks.metrics import RunMetrics
 from benchmarks.peers import ENV_VARS, Peer, find_peers, run_peer
 from benchmarks.report import Comparison, Context, PeerInfo, render
-from benchmarks.scenario import BUDGET_WINDOW_HELP, Scenario, budget_window_argument
+from benchmarks.scenario import BUDGET_WINDOW_HELP, Scenario, add_history_arguments, budget_window_argument
 from tests.e2e.command import painchain_gh_command
 
 RESULTS = Path(__file__).with_name("results") / "latest.md"
@@ -71,17 +71,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=3,
         help="events per repository before the first sync (300: a full Events API window; 2/3 forwardable)",
     )
-    parser.add_argument(
-        "--history-pulls",
-        type=int,
-        default=0,
-        help="trimmed pull request events per repository before the first sync (opened, merged, closed in turn)",
-    )
-    parser.add_argument(
-        "--recorded-compares",
-        action="store_true",
-        help="every push's compare answers a recorded real one (57 kB, 9 commits) instead of 404",
-    )
+    add_history_arguments(parser)
     parser.add_argument(
         "--events",
         type=lambda text: tuple(kind.strip() for kind in text.split(",") if kind.strip()),

@@ -282,6 +282,21 @@ def budget_window_env(window: float | None) -> dict[str, str]:
     return {} if window is None else {"PAINCHAIN_GH_BUDGET_WINDOW": f"{window:g}"}
 
 
+def add_history_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--history-pulls`` and ``--recorded-compares``: what each repository's history holds."""
+    parser.add_argument(
+        "--history-pulls",
+        type=int,
+        default=0,
+        help="trimmed pull request events per repository before the first sync (opened, merged, closed in turn)",
+    )
+    parser.add_argument(
+        "--recorded-compares",
+        action="store_true",
+        help="every push's compare answers a recorded real one (57 kB, 9 commits) instead of 404",
+    )
+
+
 def budget_window_argument(text: str) -> float:
     """``--budget-window``: seconds above zero."""
     try:
