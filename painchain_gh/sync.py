@@ -361,6 +361,10 @@ def run_sync(
     find are polled in the same run when time allows (see :mod:`painchain_gh.discovery.tasks`)."""
     started = time.monotonic()
     now = int(clock())
+
+    def credential(job: RepoJob) -> str:
+        return credential_fingerprint(job.integration, job.api_url)
+
     run = SyncRun(
         store=store,
         sink=sink,
@@ -376,13 +380,13 @@ def run_sync(
         credentials=credentials,
         pace=pace,
         deadline=deadline,
-        asks=lowest_asks(jobs, credential=lambda job: credential_fingerprint(job.integration, job.api_url)),
+        asks=lowest_asks(jobs, credential=credential),
     )
     polled_before = {job.key: store.polled(job.key) for job in jobs}
     ordered = order_jobs(
         jobs,
         polled=lambda job: polled_before[job.key],
-        credential=lambda job: credential_fingerprint(job.integration, job.api_url),
+        credential=credential,
     )
     queue = JobQueue(ordered, open_=discovery is not None)
     listings = None
